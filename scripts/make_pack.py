@@ -1,0 +1,64 @@
+"""Build the training data pack (pack/) from ../shared and the labels of scripts/make_labels.py."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+from safetensors.numpy import save_file
+from tqdm import tqdm
+
+from prnet.bfm import load_bfm
+from prnet.eval.aflw2000 import load_aflw2000
+from prnet.geometry.crop import crop_matrix, square_from_landmarks, warp_crop
+from prnet.models.teacher import load_teacher
+from prnet.train.data import encode_images
+from prnet.train.posmap import renderer_arrays
+from prnet.uv.layout import load_layout
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--shared", default="../shared")
+    ap.add_argument("--labels", default="pack/labels.npz")
+    ap.add_argument("--out", default="pack")
+    ap.add_argument("--quality", type=int, default=65, help="WebP quality of the training crops")
+    ap.add_argument("--teacher-labels", action="store_true", help="also store the unrefined teacher labels")
+    ap.add_argument("--limit", type=int, default=None, help="only the first N training faces (tests)")
+    args = ap.parse_args()
+    shared, out = Path(args.shared), Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    bfm, layout = load_bfm(), load_layout()
+
+    lab = np.load(args.labels)
+    n = len(lab["image"]) if args.limit is None else args.limit
+    crops = [cv2.imread(str(shared / "data/aflw-train/images" / name))[..., ::-1]
+             for name in tqdm(lab["image"][:n], desc="train crops")]
+    blob, offsets = encode_images(crops, ".webp", args.quality)
+    refined, teacher = lab["refined"][:n], lab["teacher"][:n]
+    extra = {"teacher_params": teacher} if args.teacher_labels else {}
+    np.savez(out / "train.npz", blob=blob, offsets=offsets, params=refined, yaw=lab["yaw"][:n], **extra)
+
+    samples = load_aflw2000(shared / "data/aflw2000-3d-dev")
+    Ms, dev = [], []
+    for s in tqdm(samples, desc="dev crops"):
+        img = cv2.imread(str(s.image_path))[..., ::-1]
+        M = crop_matrix(*square_from_landmarks(s.pt3d_68))
+        Ms.append(M)
+        dev.append(warp_crop(img, M))
+    blob, offsets = encode_images(dev, ".jpg", 90)
+    np.savez(out / "dev.npz", blob=blob, offsets=offsets, M=np.stack(Ms).astype(np.float32),
+             gt68=np.stack([s.pt3d_68 for s in samples]),
+             yaw=np.array([s.abs_yaw_deg for s in samples], np.float32))
+
+    np.savez(out / "renderer.npz", **renderer_arrays(bfm, layout))
+    enc = load_teacher(shared / "teacher/3ddfa_v2").backbone.state_dict()
+    save_file({k: v.half().numpy() if v.is_floating_point() else v.numpy() for k, v in enc.items()}, str(out / "teacher_encoder.safetensors"))
+    total = sum(f.stat().st_size for f in out.iterdir() if f.name != "labels.npz")
+    print(f"pack {out}: {n} training faces, {len(samples)} dev images, {total / 2**20:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()

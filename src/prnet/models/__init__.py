@@ -1,0 +1,52 @@
+"""Position-map networks behind a small registry (``create_model(name)``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from prnet.errors import PRNetError
+
+_REGISTRY: dict[str, Callable[[], nn.Module]] = {}
+
+
+def register(name: str) -> Callable:
+    """Decorator: register a zero-argument model factory under ``name``."""
+    def deco(fn: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
+        _REGISTRY[name] = fn
+        return fn
+    return deco
+
+
+def list_models() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def create_model(name: str) -> nn.Module:
+    """Build an (untrained) registered network; the mean-face buffer is filled where it has one."""
+    if name not in _REGISTRY:
+        raise PRNetError(f"unknown model {name!r}; available: {', '.join(list_models())}")
+    return _REGISTRY[name]()
+
+
+@register("resfcn256")
+def _resfcn256() -> nn.Module:
+    from prnet.models.resfcn import ResFCN256
+
+    return ResFCN256()
+
+
+def _unet(width: float, decoder: tuple[int, ...]) -> nn.Module:
+    from prnet.models.unet import MobileNetUNet
+    from prnet.uv.layout import load_layout, mean_posmap
+
+    m = MobileNetUNet(width, decoder)
+    m.mean_posmap.copy_(torch.as_tensor(mean_posmap(load_layout())).permute(2, 0, 1)[None])
+    return m
+
+
+@register("mobilenet_unet")
+def _mobilenet_unet() -> nn.Module:
+    return _unet(0.5, (192, 128, 96, 64, 32))

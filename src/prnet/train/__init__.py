@@ -1,0 +1,1 @@
+"""Training: pseudo-labels, GPU ground-truth position maps, augmentation, the training loop."""

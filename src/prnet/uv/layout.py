@@ -1,0 +1,115 @@
+"""The UV layout: which texel of the 256×256 position map is which point of the face."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from prnet.errors import InputShapeError
+
+RES = 256
+
+
+@dataclass(frozen=True, eq=False)
+class UVLayout:
+    """prnet's UV layout (built by ``scripts/build_uv_layout.py`` from the BFM mean shape).
+
+    Attributes:
+        face_mask: (256, 256) bool, texels of the face (no neck, no ears).
+        weight_mask: (256, 256) float32 training weights (keypoint 16, eyes/nose/mouth 4, face 3, neck 0).
+        region: (256, 256) uint8, 0 outside, 1 neck, 2 face, 3 eyes/nose/mouth, 4 keypoint texel.
+        kpt_uv: (68, 2) int (u, v) texel of each of the 68 landmarks.
+        triangles: (M, 3) int32 mesh of the face texels (indices into the face-texel list).
+        canonical: (N, 3) float32 mean face at the face texels (y-up 3DMM frame, BFM units / 1e4).
+        canonical_kpt: (68, 3) the mean face's landmarks, same frame.
+        canonical_map: (256, 256, 3) the mean face at every texel, same frame.
+        texel_vid, texel_bary: (256, 256, 3) BFM vertex ids and barycentric weights of each texel.
+        texel_valid: (256, 256) bool, texels covered by the BFM mesh.
+        sym_texel: (256, 256, 2) int (u, v) of the mirror texel.
+        sym_vertex: (53215,) BFM vertex index of each vertex's mirror.
+    """
+
+    face_mask: np.ndarray
+    weight_mask: np.ndarray
+    region: np.ndarray
+    kpt_uv: np.ndarray
+    triangles: np.ndarray
+    canonical: np.ndarray
+    canonical_kpt: np.ndarray
+    canonical_map: np.ndarray
+    texel_vid: np.ndarray
+    texel_bary: np.ndarray
+    texel_valid: np.ndarray
+    sym_texel: np.ndarray
+    sym_vertex: np.ndarray
+    face_index: np.ndarray = field(init=False)  # (N,) flat texel index of each face vertex
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "face_index", np.flatnonzero(self.face_mask.ravel()))
+
+    @property
+    def n_vertices(self) -> int:
+        return int(self.face_index.size)
+
+    @property
+    def face_uv(self) -> np.ndarray:
+        """(N, 2) float32 texel (u, v) of each face vertex."""
+        return np.stack([self.face_index % RES, self.face_index // RES], 1).astype(np.float32)
+
+    def landmarks(self, posmap: np.ndarray) -> np.ndarray:
+        """(…, 256, 256, 3) position map(s) → (…, 68, 3) landmarks."""
+        _check_posmap(posmap)
+        return posmap[..., self.kpt_uv[:, 1], self.kpt_uv[:, 0], :]
+
+    def vertices(self, posmap: np.ndarray) -> np.ndarray:
+        """(…, 256, 256, 3) position map(s) → (…, N, 3) dense face vertices."""
+        _check_posmap(posmap)
+        return posmap.reshape(*posmap.shape[:-3], RES * RES, 3)[..., self.face_index, :]
+
+    def posmap_from_mesh(self, vertices: np.ndarray) -> np.ndarray:
+        """(…, 53215, 3) BFM-topology vertices → (…, 256, 256, 3) position map (a fixed linear map)."""
+        g = vertices[..., self.texel_vid, :]  # (…, 256, 256, 3, 3)
+        return np.einsum("hwk,...hwkc->...hwc", self.texel_bary, g)
+
+    def mirror_posmap(self, posmap: np.ndarray, width: float) -> np.ndarray:
+        """Position map of the horizontally flipped image (``x → width − 1 − x``)."""
+        m = posmap[..., self.sym_texel[..., 1], self.sym_texel[..., 0], :].copy()
+        m[..., 0] = width - 1 - m[..., 0]
+        return m
+
+
+def mean_posmap(layout: UVLayout, scale: float = 1.6) -> np.ndarray:
+    """The mean face, frontal, as a (256, 256, 3) position map in the crop a landmark box gives.
+
+    Crop convention as :func:`prnet.geometry.crop.square_from_landmarks`; z centred on 128 over the
+    face texels.
+    """
+    flip = np.array([1.0, -1.0, 1.0])
+    kp = layout.canonical_kpt * flip
+    lo, hi = kp[:, :2].min(0), kp[:, :2].max(0)
+    s = (RES - 1) / (scale * (hi - lo).mean())
+    m = (layout.canonical_map * flip - np.append((lo + hi) / 2, 0)) * s
+    m[..., :2] += (RES - 1) / 2
+    m[..., 2] += 128 - m[..., 2][layout.face_mask].mean()
+    return m.astype(np.float32)
+
+
+def _check_posmap(posmap: np.ndarray) -> None:
+    if posmap.shape[-3:] != (RES, RES, 3):
+        raise InputShapeError(f"position map must be (..., 256, 256, 3), got {posmap.shape}")
+
+
+def default_layout_path() -> Path:
+    return Path(str(resources.files("prnet") / "assets" / "uv_layout.npz"))
+
+
+@lru_cache(maxsize=4)
+def load_layout(path: str | None = None) -> UVLayout:
+    """Load the committed layout asset (or another built with the same script)."""
+    with np.load(path or default_layout_path()) as z:
+        names = [f for f in UVLayout.__dataclass_fields__ if f != "face_index"]
+        return UVLayout(**{k: z[k] for k in names})
