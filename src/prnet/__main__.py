@@ -1,0 +1,5 @@
+import sys
+
+from prnet.cli import main
+
+sys.exit(main())

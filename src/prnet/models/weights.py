@@ -1,0 +1,112 @@
+"""Bundled weights: a small registry of files shipped in ``prnet/assets`` and safe loading."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from prnet.errors import WeightsError
+from prnet.models import create_model
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """A shipped weight file: which network it fits, where it is, and under which terms."""
+
+    model: str
+    file: str
+    sha256: str
+    licence: str = ("non-commercial research only (derived from the Basel Face Model, AFLW and "
+                    "3DDFA_V2 pseudo-labels); see MODEL_CARD.md")
+
+
+BUNDLED: dict[str, WeightSpec] = {
+    "mobilenet_unet": WeightSpec(
+        "mobilenet_unet", "prnet_mobilenet_unet.safetensors",
+        "61551f0aa9a368fb0dd4d0c10514d873c76c5c065927c0b1705a089d2fd75386",
+    ),
+}
+DEFAULT_MODEL = "mobilenet_unet"
+
+
+def bundled_path(spec: WeightSpec) -> Path:
+    return Path(str(resources.files("prnet") / "assets" / spec.file))
+
+
+def save_weights(model: nn.Module, path: str | Path, name: str, half: bool = True) -> None:
+    """Write a state dict as safetensors (fp16 except the mean-face buffer when ``half``)."""
+    sd = {}
+    for k, v in model.state_dict().items():
+        v = v.detach().cpu().contiguous()
+        if half and v.is_floating_point() and not k.endswith("mean_posmap"):
+            v = v.half()
+        sd[k] = v
+    save_file(sd, str(path), metadata={"model": name, "format": "prnet-1"})
+
+
+def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
+    """Load safetensors weights into ``model`` (cast to its dtype); clear errors for bad files."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    try:
+        sd = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WeightsError(f"not a valid safetensors weights file: {path} ({exc})") from None
+    own = model.state_dict()
+    missing = sorted(set(own) - set(sd))
+    unexpected = sorted(set(sd) - set(own))
+    bad_shape = [k for k in own if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or bad_shape:
+        raise WeightsError(
+            f"weights {path.name} do not fit this network: {len(missing)} missing, "
+            f"{len(unexpected)} unexpected, {len(bad_shape)} wrong-shape tensors "
+            f"(e.g. {(missing + unexpected + bad_shape)[:2]})")
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in sd.items()}, strict=True)
+    return model
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_model(name: str | None = None, weights: str | Path | None = None, device: str = "cpu") -> nn.Module:
+    """A network ready for inference: bundled weights by default, or a user ``weights`` file.
+
+    Raises:
+        WeightsError: no bundled weights for ``name`` and none given, or the file is unusable.
+    """
+    name = name or DEFAULT_MODEL
+    model = create_model(name)
+    if weights is None:
+        spec = BUNDLED.get(name)
+        if spec is None or not bundled_path(spec).is_file():
+            raise WeightsError(f"no trained weights are bundled for model {name!r} yet; "
+                               f"pass --weights FILE")
+        weights = bundled_path(spec)
+        if file_sha256(weights) != spec.sha256:
+            raise WeightsError(f"bundled weights {weights} are corrupt (sha256 mismatch); reinstall prnet")
+    load_weights(model, weights)
+    return model.eval().to(device)
+
+
+def read_weights_meta(path: str | Path) -> dict[str, str]:
+    """The metadata header of a safetensors file (e.g. which model it is for)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            return dict(f.metadata() or {})
+    except (SafetensorError, OSError) as exc:
+        raise WeightsError(f"not a valid safetensors weights file: {path} ({exc})") from None

@@ -1,0 +1,251 @@
+"""The PRN facade: image → faces → position maps → every PRNet output, lazily.
+
+>>> from prnet import PRN                       # doctest: +SKIP
+>>> faces = PRN().reconstruct("photo.jpg")      # doctest: +SKIP
+>>> faces[0].landmarks.shape, faces[0].pose.yaw # doctest: +SKIP
+((68, 3), 12.3)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import cv2
+import numpy as np
+import torch
+
+from prnet.detect import Detection, FaceDetector, get_detector
+from prnet.errors import InputShapeError
+from prnet.geometry.crop import (
+    CROP, crop_matrix, square_from_box, square_from_landmarks, uncrop_points, warp_crop,
+)
+from prnet.geometry.frontalize import frontalize
+from prnet.geometry.pose import Pose, estimate_pose
+from prnet.io.image import read_image, to_rgb_uint8
+from prnet.render import Raster, rasterize, render_depth, sample_bilinear, vertex_visibility
+from prnet.uv.layout import RES, UVLayout, load_layout
+
+log = logging.getLogger(__name__)
+
+# Detector box → crop (PRNet's 1.58 / 0.14 were for dlib boxes). Fitted on the 400 AFLW2000-3D
+# dev images so that BlazeFace crops match the landmark-box crops (scripts/calibrate_crop.py).
+DETECTOR_CROP = {"scale": 1.50, "shift": 0.06}
+
+ImageLike = str | os.PathLike | bytes | np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class FaceResult:
+    """One reconstructed face. Arrays are in the input image's pixel coordinates (y down, z
+    towards the viewer); costly outputs are computed on first access and cached.
+
+    Attributes:
+        index: position of the face in the image (left to right).
+        box: (4,) x0, y0, x1, y1 of the detection (or of the given box / landmarks).
+        score: detector confidence (1.0 for given boxes / landmarks).
+        crop_matrix: (2, 3) similarity image → 256×256 network crop.
+        posmap: (256, 256, 3) UV position map in image coordinates.
+    """
+
+    index: int
+    box: np.ndarray
+    score: float
+    crop_matrix: np.ndarray
+    posmap: np.ndarray
+    image: np.ndarray = field(repr=False)
+    layout: UVLayout = field(repr=False)
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return self.image.shape[0], self.image.shape[1]
+
+    @cached_property
+    def landmarks(self) -> np.ndarray:
+        """(68, 3) 3D landmarks."""
+        return self.layout.landmarks(self.posmap)
+
+    @cached_property
+    def vertices(self) -> np.ndarray:
+        """(N, 3) dense vertices (the face texels of the UV map, N ≈ 55K)."""
+        return self.layout.vertices(self.posmap)
+
+    @property
+    def triangles(self) -> np.ndarray:
+        """(M, 3) triangles over :attr:`vertices` (fixed by the UV layout)."""
+        return self.layout.triangles
+
+    @property
+    def uv(self) -> np.ndarray:
+        """(N, 2) texel coordinates (u, v) of each vertex in a 256×256 UV texture."""
+        return self.layout.face_uv
+
+    @cached_property
+    def colors(self) -> np.ndarray:
+        """(N, 3) float32 RGB in [0, 1] sampled from the image at each vertex."""
+        v = self.vertices
+        return (sample_bilinear(self.image, v[:, 0], v[:, 1]) / 255.0).astype(np.float32)
+
+    @cached_property
+    def raster(self) -> Raster:
+        """Z-buffer of the face mesh over the image."""
+        h, w = self.image_shape
+        return rasterize(self.vertices, self.triangles, h, w)
+
+    @property
+    def _tolerance(self) -> float:
+        return max(1.0, 0.01 * float(np.ptp(self.landmarks[:, 0])))
+
+    @cached_property
+    def visibility(self) -> np.ndarray:
+        """(N,) bool: vertex seen by the camera (z-buffer test, no self-occlusion)."""
+        h, w = self.image_shape
+        return vertex_visibility(self.vertices, self.triangles, h, w, self._tolerance, raster=self.raster)
+
+    @cached_property
+    def landmark_visibility(self) -> np.ndarray:
+        """(68,) bool: landmark not hidden by the face itself."""
+        h, w = self.image_shape
+        pts = np.concatenate([self.vertices, self.landmarks])
+        vis = vertex_visibility(pts, self.triangles, h, w, self._tolerance, raster=self.raster)
+        return vis[-68:]
+
+    @cached_property
+    def pose(self) -> Pose:
+        """Head pose from a similarity fit of all vertices to the canonical face."""
+        return estimate_pose(self.vertices, self.layout.canonical)
+
+    @cached_property
+    def frontal_vertices(self) -> np.ndarray:
+        """(N, 3) the face's own shape with pose removed, in the canonical y-up frame."""
+        return frontalize(self.vertices, self.layout.canonical)
+
+    def depth(self, normalize: bool = True) -> np.ndarray:
+        """(H, W) depth image of the face (0 background; normalised to [0, 1] by default)."""
+        h, w = self.image_shape
+        return render_depth(self.vertices, self.triangles, h, w, normalize=normalize)
+
+    def uv_texture(self, size: int = RES, mask_invisible: bool = False) -> np.ndarray:
+        """(size, size, 3) uint8 UV texture sampled from the image (PRNet's texture map)."""
+        xy = self.posmap[..., :2].astype(np.float32)
+        if size != RES:
+            xy = cv2.resize(xy, (size, size), interpolation=cv2.INTER_LINEAR)
+        tex = cv2.remap(self.image, xy[..., 0], xy[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        mask = np.zeros((RES, RES), np.float32)
+        mask.ravel()[self.layout.face_index] = self.visibility if mask_invisible else 1.0
+        if size != RES:
+            mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_LINEAR)
+        return (tex * (mask[..., None] > 0.5)).astype(np.uint8)
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary: box, score, landmarks, pose."""
+        p = self.pose
+        return {"index": self.index, "box": self.box.round(2).tolist(), "score": round(float(self.score), 4),
+                "landmarks": self.landmarks.round(2).tolist(),
+                "pose": {"yaw": round(p.yaw, 3), "pitch": round(p.pitch, 3), "roll": round(p.roll, 3),
+                         "camera_matrix": p.camera_matrix.round(6).tolist()}}
+
+
+class PRN:
+    """Dense 3D face reconstruction and alignment (PRNet) with a bundled model and detector.
+
+    Args:
+        model: registered network name (default: the bundled model).
+        weights: a safetensors file to use instead of the bundled weights.
+        device: "cpu", "cuda", "cuda:1", … ("auto" picks CUDA when available).
+        detector: detector name (see :func:`prnet.detect.available_detectors`) or an instance.
+        batch_size: faces per network forward pass.
+        refine: re-crop each face from its first-pass landmarks and run the network again.
+        half: fp16 (CUDA only) inference.
+
+    Raises:
+        prnet.errors.WeightsError: no usable weights.
+        prnet.errors.PRNetError: unknown model or detector name.
+    """
+
+    def __init__(self, model: str | None = None, weights: str | os.PathLike | None = None,
+                 device: str = "auto", detector: str | FaceDetector = "blazeface",
+                 batch_size: int = 16, refine: bool = False, half: bool = False) -> None:
+        from prnet.models.weights import load_model
+
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
+        self.net = load_model(model, weights, device)
+        self.half = half and device.startswith("cuda")
+        if self.half:
+            self.net = self.net.half()
+        self._detector_spec = detector
+        self._detector: FaceDetector | None = detector if not isinstance(detector, str) else None
+        self.batch_size = batch_size
+        self.refine = refine
+        self.layout = load_layout()
+
+    @property
+    def detector(self) -> FaceDetector:
+        if self._detector is None:
+            self._detector = get_detector(str(self._detector_spec), device=self.device)
+        return self._detector
+
+    @torch.inference_mode()
+    def predict_crops(self, crops: np.ndarray) -> np.ndarray:
+        """(B, 256, 256, 3) uint8 RGB crops → (B, 256, 256, 3) float32 position maps (crop pixels)."""
+        crops = np.asarray(crops)
+        if crops.ndim != 4 or crops.shape[1:] != (CROP, CROP, 3):
+            raise InputShapeError(f"crops must be (B, 256, 256, 3) uint8, got {crops.shape}")
+        out = []
+        for i in range(0, len(crops), self.batch_size):
+            x = torch.from_numpy(np.ascontiguousarray(crops[i : i + self.batch_size])).to(self.device)
+            x = x.permute(0, 3, 1, 2).float().div_(255)
+            if self.half:
+                x = x.half()
+            out.append(self.net(x).float().permute(0, 2, 3, 1).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, CROP, CROP, 3), np.float32)
+
+    def crops_for(self, image: np.ndarray, boxes: Sequence[np.ndarray] = (),
+                  landmarks: Sequence[np.ndarray] = ()) -> list[np.ndarray]:
+        """Crop matrices for detector boxes and/or landmark sets (≥ 5 points each)."""
+        mats = [crop_matrix(*square_from_box(b, DETECTOR_CROP["scale"], DETECTOR_CROP["shift"])) for b in boxes]
+        mats += [crop_matrix(*square_from_landmarks(np.asarray(k))) for k in landmarks]
+        return mats
+
+    def reconstruct(self, image: ImageLike, boxes: Sequence[Sequence[float]] | None = None,
+                    landmarks: Sequence[np.ndarray] | None = None) -> list[FaceResult]:
+        """Reconstruct every face in ``image`` (a path, encoded bytes or an RGB array).
+
+        ``boxes`` ([x0, y0, x1, y1] per face) or ``landmarks`` ((K ≥ 5, 2) per face) skip the
+        detector. Returns [] when no face is found.
+
+        Raises:
+            prnet.errors.ImageReadError: unreadable image.
+        """
+        img = read_image(image) if not isinstance(image, np.ndarray) else to_rgb_uint8(image)
+        if boxes is None and landmarks is None:
+            dets = self.detector.detect(img)
+        else:
+            dets = [Detection(np.asarray(b, np.float32)[:4], 1.0, None) for b in (boxes or [])]
+        kps = [np.asarray(k, np.float64)[:, :2] for k in (landmarks or [])]
+        if any(len(k) < 5 for k in kps):
+            raise InputShapeError("landmarks must have at least 5 points per face")
+        mats = self.crops_for(img, [d.box for d in dets], kps)
+        boxes_all = [d.box for d in dets] + [np.r_[k.min(0), k.max(0)].astype(np.float32) for k in kps]
+        scores = [d.score for d in dets] + [1.0] * len(kps)
+        posmaps = self._run(img, mats)
+        if self.refine and mats:
+            mats = [crop_matrix(*square_from_landmarks(self.layout.landmarks(p))) for p in posmaps]
+            posmaps = self._run(img, mats)
+        faces = [FaceResult(i, np.asarray(b, np.float32), float(s), m, p, img, self.layout)
+                 for i, (b, s, m, p) in enumerate(zip(boxes_all, scores, mats, posmaps, strict=True))]
+        order = np.argsort([f.box[0] + f.box[2] for f in faces], kind="stable")
+        return [FaceResult(j, f.box, f.score, f.crop_matrix, f.posmap, img, self.layout)
+                for j, f in enumerate(faces[i] for i in order)]
+
+    def _run(self, img: np.ndarray, mats: list[np.ndarray]) -> list[np.ndarray]:
+        if not mats:
+            return []
+        crops = np.stack([warp_crop(img, m) for m in mats])
+        pms = self.predict_crops(crops)
+        return [uncrop_points(p, m) for p, m in zip(pms, mats, strict=True)]
