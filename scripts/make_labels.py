@@ -34,12 +34,13 @@ def main() -> None:
     ap.add_argument("--out", default="pack/labels.npz")
     ap.add_argument("--prior", type=float, default=3.0)
     ap.add_argument("--pose-prior", type=float, default=1.0)
+    ap.add_argument("--limit", type=int, default=None, help="only the first N faces (tests)")
     args = ap.parse_args()
     shared = Path(args.shared)
     ann = np.load(shared / "data/aflw-train/annotations.npz")
     roi = ann["roi_box"].astype(np.float64)
     keep = np.abs((roi[:, 3] - roi[:, 1]) - (roi[:, 2] - roi[:, 0])) <= 1  # drop border-clipped crops
-    idx = np.flatnonzero(keep)
+    idx = np.flatnonzero(keep)[: args.limit]
     names = ann["image"][idx]
     crops = np.stack([cv2.imread(str(shared / "data/aflw-train/images" / n))[..., ::-1]
                       for n in tqdm(names, desc="read crops")])

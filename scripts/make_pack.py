@@ -26,6 +26,7 @@ def main() -> None:
     ap.add_argument("--out", default="pack")
     ap.add_argument("--quality", type=int, default=65, help="WebP quality of the training crops")
     ap.add_argument("--teacher-labels", action="store_true", help="also store the unrefined teacher labels")
+    ap.add_argument("--dev-limit", type=int, default=None, help="only the first N dev images (tests)")
     ap.add_argument("--limit", type=int, default=None, help="only the first N training faces (tests)")
     args = ap.parse_args()
     shared, out = Path(args.shared), Path(args.out)
@@ -41,7 +42,7 @@ def main() -> None:
     extra = {"teacher_params": teacher} if args.teacher_labels else {}
     np.savez(out / "train.npz", blob=blob, offsets=offsets, params=refined, yaw=lab["yaw"][:n], **extra)
 
-    samples = load_aflw2000(shared / "data/aflw2000-3d-dev")
+    samples = load_aflw2000(shared / "data/aflw2000-3d-dev", limit=args.dev_limit)
     Ms, dev = [], []
     for s in tqdm(samples, desc="dev crops"):
         img = cv2.imread(str(s.image_path))[..., ::-1]

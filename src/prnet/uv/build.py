@@ -115,7 +115,8 @@ def build_layout(bfm: BFM, res: int = RES) -> dict[str, np.ndarray]:
 
 
 def _points_in_polygon(p: np.ndarray, poly: np.ndarray) -> np.ndarray:
-    from matplotlib.path import Path as MplPath  # noqa: PLC0415 (build-time only)
+    """Points inside a closed polygon (matplotlib's rule; the committed asset was built with it)."""
+    from matplotlib.path import Path as MplPath  # noqa: PLC0415 (build-time only dependency)
 
     return MplPath(poly).contains_points(p)
 

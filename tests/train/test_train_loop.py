@@ -1,0 +1,43 @@
+"""End to end on a tiny pack: labels → pack → `prnet train` (CPU, 2 steps) → resume."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _run(*args: str) -> str:
+    res = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return res.stdout
+
+
+@pytest.mark.slow
+def test_labels_pack_train_resume(shared_dir, bfm, tmp_path):
+    pack = tmp_path / "pack"
+    out = _run("scripts/make_labels.py", "--shared", str(shared_dir), "--out", str(pack / "labels.npz"),
+               "--limit", "24")
+    assert "21-point error" in out and "24 faces" in out
+    out = _run("scripts/make_pack.py", "--shared", str(shared_dir), "--labels", str(pack / "labels.npz"),
+               "--out", str(pack), "--dev-limit", "6")
+    assert "24 training faces, 6 dev images" in out
+    common = ["--pack", str(pack), "--minutes", "5", "--max-steps", "2", "--batch", "2", "--dev-limit", "4",
+              "--device", "cpu", "--amp", "none", "--channels-last", "false", "--eval-every-min", "100"]
+    run1 = tmp_path / "run1"
+    _run("-m", "prnet", "train", "--out", str(run1), *common)
+    for f in ("model.safetensors", "state.pt", "config.json", "log.csv", "metrics.json"):
+        assert (run1 / f).exists(), f
+    m1 = json.loads((run1 / "metrics.json").read_text())
+    assert m1["samples_seen"] == 4 and 0 < m1["nme2d_balanced"] < 100
+    cfg = json.loads((run1 / "config.json").read_text())
+    assert cfg["batch"] == 2 and cfg["model"] == "mobilenet_unet"
+    run2 = tmp_path / "run2"
+    _run("-m", "prnet", "train", "--out", str(run2), "--resume", str(run1), "--init", "none", *common)
+    m2 = json.loads((run2 / "metrics.json").read_text())
+    assert m2["samples_seen"] == 8  # counters continue from the checkpoint
