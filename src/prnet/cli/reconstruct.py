@@ -1,0 +1,370 @@
+"""``prnet reconstruct`` (images → files) and ``prnet demo`` (the bundled sample image).
+
+Every input image gets ``<stem>.json`` (faces found, files written; also when no face is
+found) and, per face, the files chosen by the output flags (see :mod:`prnet.export`). Bad
+inputs are reported as one line on stderr each, and the other inputs are still processed.
+
+Exit codes: 0 all inputs read; 1 some input could not be read (or nothing to do, or the
+model could not be loaded); 3 with ``--strict`` when every input was read but some image
+has no face; 2 usage error (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from prnet.errors import ImageReadError, PRNetError, WeightsError
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILED, EXIT_NO_FACE = 0, 1, 3
+
+# output flag → help (the order of --help)
+_OUTPUT_FLAGS = {
+    "obj": "OBJ mesh with per-vertex colours (<stem>_<i>.obj)",
+    "texture": "OBJ + MTL + PNG UV texture (<stem>_<i>_tex.obj/.mtl/_texture.png)",
+    "kpt": "68 3D landmarks as TXT and JSON (<stem>_<i>_kpt.txt/.json)",
+    "pose": "head pose (yaw, pitch, roll; 3x4 camera) as TXT and JSON (<stem>_<i>_pose.txt/.json)",
+    "depth": "depth image PNG and raw float32 .npy (<stem>_<i>_depth.png/.npy)",
+    "mat": "MATLAB .mat with all arrays (<stem>_<i>.mat)",
+    "ply": "binary PLY mesh with colours (<stem>_<i>.ply)",
+    "npz": "NumPy .npz with all arrays (<stem>_<i>.npz)",
+    "viz": "PNG drawings: landmarks, dense points, pose box, depth, mesh overlay "
+           "(<stem>_<i>_viz_*.png)",
+}
+_DEFAULT_OUTPUTS = ("kpt", "pose", "obj")
+
+
+def _sample_image() -> Path:
+    return Path(str(resources.files("prnet") / "assets" / "astronaut.jpg"))
+
+
+def _add_options(p: argparse.ArgumentParser, demo: bool) -> None:
+    from prnet.detect import available_detectors
+    from prnet.io import DEFAULT_MAX_PIXELS
+
+    if not demo:
+        p.add_argument("paths", nargs="+", metavar="PATH",
+                       help="image files, folders (searched recursively) or glob patterns")
+        p.add_argument("-o", "--output", required=True, metavar="DIR",
+                       help="output folder (created if missing)")
+    else:
+        p.add_argument("-o", "--output", default="prnet_demo", metavar="DIR",
+                       help="output folder (default: ./prnet_demo)")
+    out = p.add_argument_group(
+        "outputs", "default: --all" if demo else
+        f"default when none is given: {' '.join('--' + n for n in _DEFAULT_OUTPUTS)}")
+    for name, text in _OUTPUT_FLAGS.items():
+        out.add_argument(f"--{name}", action="store_true", help=text)
+    out.add_argument("--all", action="store_true", help="every output above, plus --front")
+    out.add_argument("--front", action="store_true",
+                     help="also write frontalised meshes (pose removed, canonical y-up frame) "
+                          "for each mesh output (<stem>_<i>_frontal.obj ...)")
+    out.add_argument("--texture-size", type=int, default=256, metavar="N",
+                     help="side of the UV texture image for --texture (default 256)")
+    out.add_argument("--mask-invisible", action="store_true",
+                     help="black out self-occluded texels in the UV texture")
+    mdl = p.add_argument_group("model and detector")
+    mdl.add_argument("--device", default="auto",
+                     help="cpu, cuda, cuda:1, ... (default auto: CUDA when available)")
+    mdl.add_argument("--batch-size", type=int, default=16, metavar="N",
+                     help="faces per network pass (default 16)")
+    mdl.add_argument("--model", default=None, metavar="NAME",
+                     help="network name (default: the bundled mobilenet_unet)")
+    mdl.add_argument("--weights", default=None, metavar="FILE",
+                     help="safetensors weights to use instead of the bundled ones")
+    mdl.add_argument("--detector", default="blazeface", choices=sorted(available_detectors()),
+                     metavar="NAME",
+                     help=f"face detector: {', '.join(sorted(available_detectors()))} "
+                          "(default blazeface)")
+    mdl.add_argument("--refine", action="store_true",
+                     help="second pass: re-crop each face from its first-pass landmarks")
+    if not demo:
+        mdl.add_argument("--boxes", default=None, metavar="FILE",
+                         help='precomputed face boxes instead of the detector: JSON '
+                              '{"image name or path": [[x0, y0, x1, y1], ...]}')
+        sel = p.add_argument_group("inputs and exit status")
+        sel.add_argument("--face-index", type=int, default=None, metavar="I",
+                         help="only the face with this index (faces are numbered left to "
+                              "right from 0)")
+        sel.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
+                         help=f"refuse images with more pixels (default {DEFAULT_MAX_PIXELS})")
+        sel.add_argument("--strict", action="store_true",
+                         help="exit with status 3 when an image has no face (default: such "
+                              "images are reported but are not errors)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar and no summary (errors are still printed)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "reconstruct", help="3D faces, landmarks, pose, meshes and textures from images",
+        description="Reconstruct every face in the given images and write the chosen outputs "
+                    "to DIR: per face <stem>_<i>.<ext>, per image <stem>.json (faces found, "
+                    "files written; also for images without a face). Inputs that share a "
+                    "file stem keep their folder structure under DIR.",
+        epilog="exit status: 0 all inputs read (images without a face included), 1 an input "
+               "could not be read or the model could not be loaded, 3 with --strict when "
+               "some image has no face, 2 usage error.",
+    )
+    _add_options(p, demo=False)
+    p.set_defaults(func=run_reconstruct)
+
+    d = sub.add_parser(
+        "demo", help="every output for the bundled sample image (a public-domain NASA photo)",
+        description="Run `prnet reconstruct --all` on the bundled sample image "
+                    "(astronaut.jpg, public domain, NASA) and write the results to DIR.",
+    )
+    _add_options(d, demo=True)
+    d.set_defaults(func=run_demo)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _oneline(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _say(msg: str) -> None:
+    """One line on stderr, without breaking a progress bar."""
+    from tqdm import tqdm
+
+    tqdm.write(_oneline(msg), file=sys.stderr)
+
+
+def _export_options(args: argparse.Namespace, demo: bool = False):
+    from prnet.export import OUTPUTS, ExportOptions
+
+    chosen = [n for n in _OUTPUT_FLAGS if getattr(args, n, False)]
+    if args.all or (demo and not chosen):
+        names = list(OUTPUTS)
+    else:
+        names = chosen or list(_DEFAULT_OUTPUTS)
+        if args.front:
+            names.append("front")
+    return ExportOptions.from_names(names, texture_size=args.texture_size,
+                                    mask_invisible=args.mask_invisible)
+
+
+def plan_outputs(images: list[Path], out_dir: Path) -> list[tuple[Path, str]]:
+    """Output folder and file stem of each image.
+
+    All outputs go straight into ``out_dir`` unless two images share a stem (compared
+    case-insensitively); then every image keeps its folder relative to the images' common
+    folder. Images still colliding (``x.jpg`` and ``x.png`` in one folder) get the extension
+    in their stem (``x_png``).
+    """
+    stems = [p.stem for p in images]
+    if len({s.lower() for s in stems}) == len(stems):
+        return [(out_dir, s) for s in stems]
+    parents = [os.path.abspath(p.parent) for p in images]
+    try:
+        common = os.path.commonpath(parents)
+        rel = [Path(os.path.relpath(q, common)) for q in parents]
+    except ValueError:  # different drives (Windows)
+        rel = [Path(*Path(q).parts[1:]) for q in parents]
+    keys = [(str(r).lower(), s.lower()) for r, s in zip(rel, stems, strict=True)]
+    dup = {k for k in keys if keys.count(k) > 1}
+    out = []
+    for p, r, s, k in zip(images, rel, stems, keys, strict=True):
+        stem = f"{s}_{p.suffix.lstrip('.').lower()}" if k in dup and p.suffix else s
+        out.append((out_dir / r, stem))
+    return out
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    a, f = os.path.abspath(path), os.path.abspath(folder)
+    return a.startswith(f.rstrip(os.sep) + os.sep)
+
+
+@dataclass
+class RunStats:
+    """Counts for the summary line."""
+
+    images: int = 0
+    faces: int = 0
+    failed: int = 0
+    no_face: list[str] = field(default_factory=list)
+    files: int = 0
+
+
+def _load_prn(args: argparse.Namespace):
+    """The PRN for the run; every failure becomes one PRNetError line naming the file."""
+    import torch
+
+    from prnet import PRN
+
+    dev = str(args.device)
+    if dev != "auto":
+        try:
+            torch.device(dev)
+        except (RuntimeError, ValueError) as exc:
+            raise PRNetError(f"--device {dev}: {exc}") from None
+    if dev.startswith("cuda") and not torch.cuda.is_available():
+        raise PRNetError(f"--device {dev}: CUDA is not available (torch {torch.__version__}); "
+                         "use --device cpu")
+    if args.batch_size < 1:
+        raise PRNetError(f"--batch-size must be >= 1, got {args.batch_size}")
+    what = f"weights file {args.weights}" if args.weights else "the bundled model"
+    try:
+        prn = PRN(model=args.model, weights=args.weights, device=dev,
+                  detector=args.detector, batch_size=args.batch_size, refine=args.refine)
+    except WeightsError as exc:
+        if args.weights and str(args.weights) not in str(exc):
+            raise PRNetError(f"--weights {args.weights}: {exc}") from None
+        raise
+    except PRNetError:
+        raise
+    except Exception as exc:
+        log.debug("loading the model failed", exc_info=True)
+        raise PRNetError(f"cannot load {what}: {type(exc).__name__}: {exc}") from None
+    if not getattr(args, "boxes", None):
+        try:
+            prn.detector  # noqa: B018 - build it now: a broken detector fails before any image
+        except PRNetError:
+            raise
+        except Exception as exc:
+            log.debug("loading the detector failed", exc_info=True)
+            raise PRNetError(f"cannot load face detector {args.detector!r}: {exc}") from None
+    return prn
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def run_reconstruct(args: argparse.Namespace, demo: bool = False) -> int:
+    """Body of ``prnet reconstruct`` (and ``prnet demo``); returns the exit code."""
+    try:
+        return _run(args, demo)
+    except PRNetError as exc:
+        print(f"prnet: error: {_oneline(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    args.paths = [str(_sample_image())]
+    args.boxes = None
+    args.face_index = None
+    args.strict = False
+    from prnet.io import DEFAULT_MAX_PIXELS
+
+    args.max_pixels = DEFAULT_MAX_PIXELS
+    return run_reconstruct(args, demo=True)
+
+
+def _run(args: argparse.Namespace, demo: bool) -> int:
+    t0 = time.perf_counter()
+    from prnet.io import list_images
+
+    options = _export_options(args, demo)
+    if args.max_pixels < 1:
+        raise PRNetError(f"--max-pixels must be >= 1, got {args.max_pixels}")
+    out_dir = Path(args.output)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise PRNetError(f"output {out_dir} exists and is not a folder")
+    stats = RunStats()
+
+    listing = list_images(args.paths)
+    for s in listing.missing:
+        glob_like = any(c in s for c in "*?[")
+        _say(f"prnet: error: no image matches {s}" if glob_like
+             else f"prnet: error: cannot read image {s}: file not found")
+        stats.failed += 1
+    # Files named explicitly are tried whatever their extension (the content decides).
+    images = sorted({*listing.images, *map(Path, listing.skipped)}, key=str)
+    # Our own outputs (an output folder inside an input folder) are not inputs, unless named.
+    named = {os.path.abspath(s) for s in map(str, args.paths) if os.path.isfile(s)}
+    images = [p for p in images
+              if not _inside(p, out_dir) or os.path.abspath(p) in named]
+    if not images:
+        if not stats.failed:
+            raise PRNetError(f"no images found in {' '.join(map(str, args.paths))}")
+        return _finish(args, stats, t0, out_dir)
+
+    boxes = None
+    if getattr(args, "boxes", None):
+        from prnet.detect import BoxesDetector
+
+        boxes = BoxesDetector.from_json(args.boxes)
+    prn = _load_prn(args)
+    plan = plan_outputs(images, out_dir)
+
+    from tqdm import tqdm
+
+    bar = tqdm(list(zip(images, plan, strict=True)), desc="prnet", unit="img",
+               file=sys.stderr, disable=True if args.quiet else None, leave=False)
+    for path, (folder, stem) in bar:
+        stats.images += 1
+        _process(prn, path, folder, stem, options, args, boxes, stats)
+    bar.close()
+    return _finish(args, stats, t0, out_dir)
+
+
+def _process(prn, path: Path, folder: Path, stem: str, options, args: argparse.Namespace,
+             boxes, stats: RunStats) -> None:
+    from prnet.export import export_image
+    from prnet.io import read_image
+
+    try:
+        img = read_image(path, max_pixels=args.max_pixels)
+    except ImageReadError as exc:
+        _say(f"prnet: error: {exc}")
+        stats.failed += 1
+        return
+    try:
+        if boxes is not None:
+            faces = prn.reconstruct(img, boxes=[d.box for d in boxes.boxes_for(path)])
+        else:
+            faces = prn.reconstruct(img)
+        found = len(faces)
+        if args.face_index is not None:
+            faces = [f for f in faces if f.index == args.face_index]
+        written = export_image(faces, folder, stem, options, source=path,
+                               image_shape=img.shape[:2])
+    except PRNetError as exc:
+        _say(f"prnet: error: {path}: {exc}")
+        stats.failed += 1
+        return
+    except OSError as exc:
+        _say(f"prnet: error: cannot write the outputs of {path}: {exc}")
+        stats.failed += 1
+        return
+    except Exception as exc:
+        log.debug("processing %s failed", path, exc_info=True)
+        _say(f"prnet: error: {path}: {type(exc).__name__}: {exc}")
+        stats.failed += 1
+        return
+    stats.faces += len(faces)
+    stats.files += len(written)
+    if not faces:
+        stats.no_face.append(str(path))
+        level = "error" if args.strict else "warning"
+        what = (f"no face with index {args.face_index} ({found} found)"
+                if args.face_index is not None and found else "no face found")
+        _say(f"prnet: {level}: {what} in {path}")
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _finish(args: argparse.Namespace, stats: RunStats, t0: float, out_dir: Path) -> int:
+    secs = time.perf_counter() - t0
+    if not args.quiet:
+        per = f" ({secs / stats.images:.2f} s/image)" if stats.images else ""
+        print(f"prnet: {_n(stats.images, 'image')}, {_n(stats.faces, 'face')}, "
+              f"{len(stats.no_face)} without a face, {stats.failed} failed, {secs:.1f} s{per}; "
+              f"{_n(stats.files, 'file')} in {out_dir}")
+    if stats.failed:
+        return EXIT_FAILED
+    if args.strict and stats.no_face:
+        return EXIT_NO_FACE
+    return EXIT_OK
