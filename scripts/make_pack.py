@@ -26,6 +26,7 @@ def main() -> None:
     ap.add_argument("--out", default="pack")
     ap.add_argument("--quality", type=int, default=65, help="WebP quality of the training crops")
     ap.add_argument("--teacher-labels", action="store_true", help="also store the unrefined teacher labels")
+    ap.add_argument("--extra", default=None, help="labels of scripts/label_extra.py to append")
     ap.add_argument("--dev-limit", type=int, default=None, help="only the first N dev images (tests)")
     ap.add_argument("--limit", type=int, default=None, help="only the first N training faces (tests)")
     args = ap.parse_args()
@@ -40,7 +41,16 @@ def main() -> None:
     blob, offsets = encode_images(crops, ".webp", args.quality)
     refined, teacher = lab["refined"][:n], lab["teacher"][:n]
     extra = {"teacher_params": teacher} if args.teacher_labels else {}
-    np.savez(out / "train.npz", blob=blob, offsets=offsets, params=refined, yaw=lab["yaw"][:n], **extra)
+    source = np.zeros(n, np.uint8)  # 0 AFLW (refined labels), 1 faces-extra (teacher labels)
+    if args.extra:
+        ex = np.load(args.extra)
+        blob = np.concatenate([blob, ex["blob"]])
+        offsets = np.concatenate([offsets, offsets[-1] + ex["offsets"][1:]])
+        refined = np.concatenate([refined, ex["params"]])
+        source = np.concatenate([source, np.ones(len(ex["params"]), np.uint8)])
+        if args.teacher_labels:
+            extra["teacher_params"] = np.concatenate([teacher, ex["params"]])
+    np.savez(out / "train.npz", blob=blob, offsets=offsets, params=refined, source=source, **extra)
 
     samples = load_aflw2000(shared / "data/aflw2000-3d-dev", limit=args.dev_limit)
     Ms, dev = [], []
@@ -58,7 +68,7 @@ def main() -> None:
     enc = load_teacher(shared / "teacher/3ddfa_v2").backbone.state_dict()
     save_file({k: v.half().numpy() if v.is_floating_point() else v.numpy() for k, v in enc.items()}, str(out / "teacher_encoder.safetensors"))
     total = sum(f.stat().st_size for f in out.iterdir() if f.name != "labels.npz")
-    print(f"pack {out}: {n} training faces, {len(samples)} dev images, {total / 2**20:.1f} MiB")
+    print(f"pack {out}: {len(refined)} training faces, {len(samples)} dev images, {total / 2**20:.1f} MiB")
 
 
 if __name__ == "__main__":
