@@ -1,7 +1,7 @@
 """Compose the README pictures from the outputs of ``prnet demo``.
 
     prnet demo -o /tmp/demo
-    python docs/images/make_readme_images.py /tmp/demo
+    python scripts/make_readme_images.py /tmp/demo
 
 writes ``docs/images/demo_overlay.png`` (face crop: landmarks, mesh overlay, depth, UV
 texture side by side) and ``docs/images/demo_landmarks.png`` (whole photo: landmarks, dense
@@ -19,7 +19,7 @@ import numpy as np
 
 from prnet.io import draw_landmarks, read_image, write_image
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1] / "docs" / "images"
 PANEL = 240
 LABEL_H = 26
 

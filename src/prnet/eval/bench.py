@@ -1,16 +1,49 @@
-"""Speed benchmarks (figures are printed and returned, never asserted)."""
+"""Speed benchmarks (figures are printed and returned, never asserted).
+
+* :func:`bench_network` — network forward time and throughput per (dtype, batch size).
+* :func:`bench_cuda_graph` — batch-1 latency replaying a captured CUDA graph.
+* :func:`bench_pipeline` — per-stage wall time of the whole PRN pipeline on one image
+  (decode, detect, crop, network, post-processing, render/visibility, pose, exports).
+* :func:`run_bench` — all of it plus hardware information, as one JSON-ready dict.
+"""
 
 from __future__ import annotations
 
+import os
+import platform
+import tempfile
 import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
+from prnet.errors import PRNetError
 from prnet.models import create_model
+
+__all__ = [
+    "PIPELINE_STAGES",
+    "bench_cuda_graph",
+    "bench_network",
+    "bench_pipeline",
+    "default_batches",
+    "format_bench",
+    "hardware_info",
+    "run_bench",
+]
+
+#: Stage names of :func:`bench_pipeline`, in order.
+PIPELINE_STAGES: tuple[str, ...] = (
+    "decode", "detect", "crop", "network", "postprocess", "render_visibility", "pose", "export",
+)
+
+_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def _sync(device: str) -> None:
-    if device.startswith("cuda"):
+    if str(device).startswith("cuda"):
         torch.cuda.synchronize()
 
 
@@ -18,15 +51,24 @@ def _sync(device: str) -> None:
 def bench_network(
     name: str = "mobilenet_unet", device: str = "cpu", dtypes: tuple[str, ...] = ("fp32",),
     batches: tuple[int, ...] = (1,), channels_last: bool = False, seconds: float = 2.0,
-    model: torch.nn.Module | None = None,
+    model: torch.nn.Module | None = None, min_iters: int = 3,
 ) -> list[dict]:
-    """Network forward time per batch and throughput for each (dtype, batch size)."""
+    """Network forward time per batch and throughput for each (dtype, batch size).
+
+    Each configuration gets 3 warm-up passes, then runs for ``seconds`` (at least
+    ``min_iters`` passes). ``model`` (default: a fresh ``create_model(name)``, whose random
+    weights run as fast as trained ones) is moved to ``device`` and cast in place.
+
+    Returns:
+        One dict per configuration: model, device, dtype, batch, channels_last,
+        ms_per_batch, ms_per_image, img_per_s.
+    """
     model = (model or create_model(name)).eval().to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     rows = []
     for dt in dtypes:
-        dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dt]
+        dtype = _DTYPES[dt]
         m = model.to(dtype) if dt != "fp32" else model.float()
         for b in batches:
             x = torch.rand(b, 3, 256, 256, device=device, dtype=dtype)
@@ -36,13 +78,304 @@ def bench_network(
                 m(x)
             _sync(device)
             n, t0 = 0, time.perf_counter()
-            while time.perf_counter() - t0 < seconds or n < 3:
+            while time.perf_counter() - t0 < seconds or n < min_iters:
                 m(x)
                 n += 1
             _sync(device)
             dt_s = (time.perf_counter() - t0) / n
-            rows.append({"model": name, "device": device, "dtype": dt, "batch": b,
+            rows.append({"model": name, "device": str(device), "dtype": dt, "batch": b,
                          "channels_last": channels_last, "ms_per_batch": round(dt_s * 1e3, 3),
+                         "ms_per_image": round(dt_s * 1e3 / b, 4),
                          "img_per_s": round(b / dt_s, 1)})
         model.float()
     return rows
+
+
+def bench_cuda_graph(
+    name: str = "mobilenet_unet", device: str = "cuda", dtype: str = "fp16",
+    channels_last: bool = True, seconds: float = 1.0, model: torch.nn.Module | None = None,
+) -> dict:
+    """Batch-1 latency of a CUDA-graph replay (``torch.cuda.CUDAGraph``) of the network.
+
+    Returns:
+        {"dtype", "channels_last", "ms_per_batch"} — or {"error": message} when the capture
+        fails (the benchmark goes on).
+    """
+    if not str(device).startswith("cuda") or not torch.cuda.is_available():
+        return {"error": "CUDA graphs need a CUDA device"}
+    try:
+        with torch.no_grad():
+            m = (model or create_model(name)).eval().to(device).to(_DTYPES[dtype])
+            if channels_last:
+                m = m.to(memory_format=torch.channels_last)
+            x = torch.rand(1, 3, 256, 256, device=device, dtype=_DTYPES[dtype])
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                for _ in range(3):
+                    m(x)
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                m(x)
+            for _ in range(3):
+                graph.replay()
+            torch.cuda.synchronize()
+            n, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < seconds or n < 10:
+                graph.replay()
+                n += 1
+            torch.cuda.synchronize()
+            ms = (time.perf_counter() - t0) / n * 1e3
+        return {"dtype": dtype, "channels_last": channels_last, "batch": 1,
+                "ms_per_batch": round(ms, 4)}
+    except Exception as exc:  # noqa: BLE001 - report, do not abort the benchmark
+        return {"error": f"{type(exc).__name__}: {exc}"[:300]}
+
+
+def _timed(fn: Callable[[], Any], device: str) -> tuple[Any, float]:
+    _sync(device)
+    t0 = time.perf_counter()
+    out = fn()
+    _sync(device)
+    return out, (time.perf_counter() - t0) * 1e3
+
+
+def bench_pipeline(prn: Any, image_bytes: bytes, repeats: int = 5,
+                   out_dir: str | Path | None = None) -> dict[str, Any]:
+    """Per-stage wall time (ms per face, median over ``repeats`` after one warm-up) of the
+    whole pipeline on one encoded image.
+
+    Stages: ``decode`` (bytes → RGB), ``detect``, ``crop`` (crop matrices + warps),
+    ``network`` (position maps), ``postprocess`` (back-projection, landmarks, vertices,
+    colours), ``render_visibility`` (z-buffer + vertex visibility), ``pose``, ``export``
+    (OBJ with colours, PLY, landmarks and pose text files into a temporary folder).
+
+    Args:
+        prn: a :class:`prnet.PRN`.
+        image_bytes: the encoded image (JPEG, PNG, …).
+        repeats: timed repetitions (≥ 1).
+        out_dir: folder for the exports (default: a fresh temporary folder, removed after).
+
+    Returns:
+        ``{"faces", "repeats", "stages_ms_per_face": {stage: ms}, "e2e_ms_per_face",
+        "e2e_faces_per_s", "image_shape"}``.
+
+    Raises:
+        PRNetError: no face in the image, or ``repeats < 1``.
+    """
+    from prnet.geometry.crop import uncrop_points, warp_crop
+    from prnet.io import read_image, write_landmarks_txt, write_obj, write_ply, write_pose_txt
+    from prnet.pipeline import FaceResult
+
+    if repeats < 1:
+        raise PRNetError(f"repeats: expected ≥ 1, got {repeats}")
+    device = str(prn.device)
+    times: dict[str, list[float]] = {s: [] for s in PIPELINE_STAGES}
+    totals: list[float] = []
+    n_faces = 0
+    img_shape: tuple[int, ...] = ()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(out_dir or tmp)
+        for rep in range(repeats + 1):
+            t: dict[str, float] = {}
+            img, t["decode"] = _timed(lambda: read_image(image_bytes), device)
+            dets, t["detect"] = _timed(lambda img=img: prn.detector.detect(img), device)
+            if not dets:
+                raise PRNetError("bench: no face found in the benchmark image")
+
+            def crop(img=img, dets=dets):
+                mats = prn.crops_for(img, [d.box for d in dets])
+                return mats, np.stack([warp_crop(img, m) for m in mats])
+
+            (mats, crops), t["crop"] = _timed(crop, device)
+            pms, t["network"] = _timed(lambda crops=crops: prn.predict_crops(crops), device)
+
+            def post(img=img, dets=dets, mats=mats, pms=pms):
+                faces = []
+                for i, (d, m, p) in enumerate(zip(dets, mats, pms, strict=True)):
+                    f = FaceResult(i, np.asarray(d.box, np.float32), d.score, m,
+                                   uncrop_points(p, m), img, prn.layout)
+                    _ = f.landmarks, f.vertices, f.colors
+                    faces.append(f)
+                return faces
+
+            faces, t["postprocess"] = _timed(post, device)
+            _, t["render_visibility"] = _timed(lambda fs=faces: [f.visibility for f in fs], device)
+            _, t["pose"] = _timed(lambda fs=faces: [f.pose for f in fs], device)
+
+            def export(faces=faces, rep=rep):
+                for f in faces:
+                    stem = folder / f"face{rep}_{f.index}"
+                    h = f.image_shape[0]
+                    write_obj(stem.with_suffix(".obj"), f.vertices, f.triangles, f.colors,
+                              image_height=h)
+                    write_ply(stem.with_suffix(".ply"), f.vertices, f.triangles, f.colors,
+                              image_height=h)
+                    write_landmarks_txt(folder / f"{stem.name}_kpt.txt", f.landmarks)
+                    p = f.pose
+                    write_pose_txt(folder / f"{stem.name}_pose.txt", [p.yaw, p.pitch, p.roll],
+                                   p.camera_matrix)
+
+            _, t["export"] = _timed(export, device)
+            if rep == 0:  # warm-up
+                continue
+            n_faces = len(faces)
+            img_shape = tuple(img.shape)
+            for k, v in t.items():
+                times[k].append(v / n_faces)
+            totals.append(sum(t.values()) / n_faces)
+    stages = {k: round(float(np.median(v)), 3) for k, v in times.items()}
+    e2e = float(np.median(totals))
+    return {"faces": n_faces, "repeats": repeats, "image_shape": list(img_shape),
+            "stages_ms_per_face": stages, "e2e_ms_per_face": round(e2e, 3),
+            "e2e_faces_per_s": round(1e3 / e2e, 2)}
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def hardware_info(device: str = "cpu") -> dict[str, Any]:
+    """CPU model, cores, torch threads, torch/numpy/Python versions and the GPU (if any)."""
+    info: dict[str, Any] = {
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch_version": torch.__version__,
+        "numpy_version": np.__version__,
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+        "device": str(device),
+        "gpu_name": None,
+    }
+    if torch.cuda.is_available():
+        idx = (torch.device(device).index or 0) if str(device).startswith("cuda") else 0
+        props = torch.cuda.get_device_properties(idx)
+        info.update({"gpu_name": props.name, "gpu_memory_gib": round(props.total_memory / 2**30, 1),
+                     "cuda_version": torch.version.cuda,
+                     "cudnn_version": torch.backends.cudnn.version()})
+    return info
+
+
+def default_batches(device: str) -> tuple[int, ...]:
+    """Batch sizes of the throughput table: (1, 8, 32) on the CPU, (1, 64, 256) on CUDA."""
+    return (1, 64, 256) if str(device).startswith("cuda") else (1, 8, 32)
+
+
+def run_bench(
+    device: str = "cpu", image: str | Path | None = None, repeats: int = 5,
+    seconds: float = 1.0, batches: Sequence[int] | None = None,
+    dtypes: Sequence[str] | None = None, model: str | None = None,
+    weights: str | Path | None = None, cuda_graph: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """The whole benchmark: pipeline stages, network latency/throughput, hardware.
+
+    On CUDA the throughput table covers fp32/fp16/bf16 with and without channels-last
+    (``dtypes`` to restrict), plus a CUDA-graph batch-1 latency; on the CPU fp32 only.
+
+    Returns:
+        A JSON-ready dict with ``hardware``, ``pipeline`` (:func:`bench_pipeline`),
+        ``e2e_ms_per_face``, ``e2e_faces_per_s``, ``stages_ms_per_face``, ``network_ms_b1``
+        (fp32, contiguous, batch 1), ``throughput`` (:func:`bench_network` rows) and
+        ``cuda_graph_b1`` (CUDA only).
+
+    Raises:
+        PRNetError: CUDA requested but not available, unreadable image, no face found.
+    """
+    from prnet import PRN
+    from prnet.models.weights import DEFAULT_MODEL
+
+    say = log or (lambda _msg: None)
+    if str(device).startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise PRNetError("--device cuda: CUDA is not available (torch "
+                             f"{torch.__version__}); use --device cpu")
+        torch.backends.cudnn.benchmark = True
+    path = Path(image) if image else Path(str(_default_image()))
+    if not path.is_file():
+        raise PRNetError(f"benchmark image not found: {path}")
+    name = model or DEFAULT_MODEL
+    t0 = time.perf_counter()
+    prn = PRN(model=model, weights=weights, device=device)
+    say(f"pipeline: {path.name}, {repeats} repeats on {device}")
+    pipe = bench_pipeline(prn, path.read_bytes(), repeats=repeats)
+    is_cuda = str(device).startswith("cuda")
+    batches = tuple(batches or default_batches(device))
+    dtypes = tuple(dtypes or (("fp32", "fp16", "bf16") if is_cuda else ("fp32",)))
+    layouts = (False, True) if is_cuda else (False,)
+    rows: list[dict] = []
+    for cl in layouts:
+        say(f"network: {name}, dtypes {'/'.join(dtypes)}, batches {batches}, "
+            f"channels_last={cl}")
+        rows += bench_network(name, device, dtypes, batches, channels_last=cl, seconds=seconds,
+                              model=create_model(name))
+    b1 = [r for r in rows if r["batch"] == 1 and r["dtype"] == "fp32" and not r["channels_last"]]
+    if not b1:
+        b1 = bench_network(name, device, ("fp32",), (1,), seconds=seconds,
+                           model=create_model(name))
+    out: dict[str, Any] = {
+        "hardware": hardware_info(device),
+        "model": name,
+        "weights": str(weights) if weights else "bundled",
+        "image": str(path),
+        "network_ms_b1": b1[0]["ms_per_batch"],
+        "e2e_ms_per_face": pipe["e2e_ms_per_face"],
+        "e2e_faces_per_s": pipe["e2e_faces_per_s"],
+        "stages_ms_per_face": pipe["stages_ms_per_face"],
+        "pipeline": pipe,
+        "throughput": rows,
+    }
+    if is_cuda and cuda_graph:
+        say("network: CUDA graph, batch 1")
+        out["cuda_graph_b1"] = {dt: bench_cuda_graph(name, device, dt, True, seconds,
+                                                     create_model(name))
+                                for dt in dtypes}
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def _default_image() -> Path:
+    from importlib import resources
+
+    return Path(str(resources.files("prnet") / "assets" / "astronaut.jpg"))
+
+
+def format_bench(result: dict[str, Any]) -> str:
+    """A plain-text report of :func:`run_bench`'s result."""
+    hw = result["hardware"]
+    gpu = f", GPU {hw['gpu_name']}" if hw.get("gpu_name") else ""
+    head = (f"prnet bench: {result['model']} on {hw['device']} — CPU {hw['cpu_model']} "
+            f"({hw['cpu_count']} cores, {hw['torch_threads']} torch threads){gpu}, "
+            f"torch {hw['torch_version']}")
+    lines = [head, ""]
+    pipe = result["pipeline"]
+    lines.append(f"Pipeline per face ({pipe['faces']} face(s) in a {pipe['image_shape'][1]}x"
+                 f"{pipe['image_shape'][0]} image, median of {pipe['repeats']} repeats):")
+    lines.append(f"  {'stage':<20} {'ms/face':>9}")
+    for k, v in result["stages_ms_per_face"].items():
+        lines.append(f"  {k:<20} {v:9.2f}")
+    lines.append(f"  {'end to end':<20} {result['e2e_ms_per_face']:9.2f}   "
+                 f"({result['e2e_faces_per_s']:.1f} faces/s)")
+    lines.append("")
+    lines.append(f"Network ({result['model']}): batch-1 latency {result['network_ms_b1']:.2f} ms "
+                 "(fp32)")
+    lines.append(f"  {'dtype':<6} {'ch-last':<8} {'batch':>5} {'ms/batch':>10} {'ms/img':>8} "
+                 f"{'img/s':>9}")
+    for r in result["throughput"]:
+        lines.append(f"  {r['dtype']:<6} {r['channels_last']!s:<8} {r['batch']:5d} "
+                     f"{r['ms_per_batch']:10.2f} {r['ms_per_image']:8.3f} {r['img_per_s']:9.1f}")
+    for dt, g in (result.get("cuda_graph_b1") or {}).items():
+        txt = g["error"] if "error" in g else f"{g['ms_per_batch']:.3f} ms"
+        lines.append(f"  CUDA graph batch 1 {dt}: {txt}")
+    return "\n".join(lines) + "\n"
