@@ -17,7 +17,13 @@ from tqdm import tqdm
 
 from prnet.bfm import load_bfm
 from prnet.models.teacher import load_teacher
-from prnet.train.labels import AFLW21_VERTICES, crop_vertices, refine_params, roi_matrix, run_teacher
+from prnet.train.labels import (
+    AFLW21_VERTICES,
+    crop_vertices,
+    refine_params,
+    roi_matrix,
+    run_teacher,
+)
 
 
 def point_error(bfm, params, pts, size):

@@ -21,7 +21,12 @@ import torch
 from prnet.detect import Detection, FaceDetector, get_detector
 from prnet.errors import InputShapeError
 from prnet.geometry.crop import (
-    CROP, crop_matrix, square_from_box, square_from_landmarks, uncrop_points, warp_crop,
+    CROP,
+    crop_matrix,
+    square_from_box,
+    square_from_landmarks,
+    uncrop_points,
+    warp_crop,
 )
 from prnet.geometry.frontalize import frontalize
 from prnet.geometry.pose import Pose, estimate_pose

@@ -8,7 +8,14 @@ import torch
 
 from prnet.errors import PRNetError, WeightsError
 from prnet.models import create_model, list_models
-from prnet.models.weights import BUNDLED, bundled_path, file_sha256, load_model, load_weights, save_weights
+from prnet.models.weights import (
+    BUNDLED,
+    bundled_path,
+    file_sha256,
+    load_model,
+    load_weights,
+    save_weights,
+)
 
 
 @pytest.mark.parametrize("name", list_models())

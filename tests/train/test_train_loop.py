@@ -13,7 +13,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _run(*args: str) -> str:
-    res = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=600)
+    res = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=600,
+                         check=False)
     assert res.returncode == 0, res.stderr[-2000:]
     return res.stdout
 

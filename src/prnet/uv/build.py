@@ -116,7 +116,7 @@ def build_layout(bfm: BFM, res: int = RES) -> dict[str, np.ndarray]:
 
 def _points_in_polygon(p: np.ndarray, poly: np.ndarray) -> np.ndarray:
     """Points inside a closed polygon (matplotlib's rule; the committed asset was built with it)."""
-    from matplotlib.path import Path as MplPath  # noqa: PLC0415 (build-time only dependency)
+    from matplotlib.path import Path as MplPath
 
     return MplPath(poly).contains_points(p)
 
@@ -151,7 +151,7 @@ def _rasterise_layout(
     for grp in (*EYES, NOSE, MOUTH):
         hull = cv2.convexHull(kuv[grp].astype(np.float32))
         cv2.fillConvexPoly(feat, np.round(hull).astype(np.int32), 1)
-    k = max(3, int(round(2 * pad)) | 1)
+    k = max(3, int(round(2 * pad)) | 1)  # noqa: RUF046 (pad is a numpy float)
     feat = cv2.dilate(feat, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))).astype(bool) & face
     below_jaw = valid.reshape(res, res) & ~face & (gv > np.interp(gu, kuv[JAW, 0], kuv[JAW, 1]))
     region = np.zeros((res, res), np.uint8)  # 0 outside, 1 neck, 2 face, 3 features, 4 keypoint
