@@ -206,7 +206,7 @@ class PRN:
         out = []
         for i in range(0, len(crops), self.batch_size):
             x = torch.from_numpy(np.ascontiguousarray(crops[i : i + self.batch_size])).to(self.device)
-            x = x.permute(0, 3, 1, 2).float().div_(255)
+            x = x.permute(0, 3, 1, 2).float().div_(255).contiguous(memory_format=torch.channels_last)
             if self.half:
                 x = x.half()
             out.append(self.net(x).float().permute(0, 2, 3, 1).cpu().numpy())
