@@ -20,6 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="prnet", description="PRNet: dense 3D face reconstruction and alignment.")
     ap.add_argument("--version", action="version", version=f"prnet {__version__}")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    ap.add_argument("--threads", type=int, default=None, metavar="N",
+                    help="CPU threads for torch (default: torch's choice; 1 is fastest on a busy machine)")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -40,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         ap.print_help()
         return 2
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(max(1, args.threads))
     try:
         return int(args.func(args) or 0)
     except PRNetError as exc:
