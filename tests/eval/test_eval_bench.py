@@ -1,0 +1,82 @@
+"""`prnet bench` and prnet.eval.bench with tiny repeats (times are reported, never asserted)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from prnet.errors import PRNetError
+from prnet.eval.bench import (
+    PIPELINE_STAGES,
+    bench_cuda_graph,
+    bench_pipeline,
+    format_bench,
+    hardware_info,
+    run_bench,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_bench_pipeline_no_face(prn) -> None:
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(buf, format="PNG")
+    with pytest.raises(PRNetError, match="no face"):
+        bench_pipeline(prn, buf.getvalue(), repeats=1)
+    with pytest.raises(PRNetError, match="repeats"):
+        bench_pipeline(prn, buf.getvalue(), repeats=0)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA path")
+def test_bench_without_cuda(capsys) -> None:
+    from prnet.cli import main
+
+    assert "error" in bench_cuda_graph(device="cuda")
+    assert hardware_info("cpu")["gpu_name"] is None
+    with pytest.raises(PRNetError, match="CUDA is not available"):
+        run_bench("cuda")
+    assert main(["bench", "--device", "cuda"]) == 1
+    assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_bench_cli_errors(tmp_path, capsys) -> None:
+    from prnet.cli import main
+
+    assert main(["bench", "--repeats", "0"]) == 1
+    assert "--repeats" in capsys.readouterr().err
+    assert main(["bench", "--image", str(tmp_path / "missing.jpg")]) == 1
+    assert "benchmark image not found" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_gpu_bench_script_on_cpu(tmp_path) -> None:
+    """scripts/gpu_bench.sh → `prnet bench --json` (the CLI end to end), on the CPU."""
+    env = dict(os.environ, OUT=str(tmp_path))
+    res = subprocess.run(
+        ["bash", "scripts/gpu_bench.sh", "cpu", "--repeats", "1", "--seconds", "0.01",
+         "--batches", "1"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        check=False)
+    assert res.returncode == 0, res.stderr[-2000:]
+    r = json.loads((tmp_path / "bench_gpu.json").read_text())
+    assert set(r["stages_ms_per_face"]) == set(PIPELINE_STAGES)
+    assert all(v >= 0 for v in r["stages_ms_per_face"].values())
+    assert r["e2e_ms_per_face"] > 0 and r["e2e_faces_per_s"] > 0
+    assert r["network_ms_b1"] > 0 and r["pipeline"]["faces"] == 1
+    row = r["throughput"][0]
+    assert (row["batch"], row["dtype"], row["device"]) == (1, "fp32", "cpu")
+    assert row["img_per_s"] == pytest.approx(1e3 / row["ms_per_batch"], rel=0.01, abs=0.06)
+    hw = r["hardware"]
+    assert hw["device"] == "cpu" and hw["torch_version"] == torch.__version__
+    assert hw["cpu_model"] and hw["torch_threads"] >= 1
+    assert "cuda_graph_b1" not in r
+    text = (tmp_path / "bench_gpu.txt").read_text()
+    assert text.startswith(format_bench(r)) and "end to end" in text and "batch-1 latency" in text
