@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from prnet.detect import Detection, FaceDetector, get_detector
-from prnet.errors import InputShapeError
+from prnet.errors import InputShapeError, PRNetError
 from prnet.geometry.crop import (
     CROP,
     crop_matrix,
@@ -156,6 +156,24 @@ class FaceResult:
                          "camera_matrix": p.camera_matrix.round(6).tolist()}}
 
 
+def resolve_device(device: str) -> str:
+    """"auto" → "cuda" when available else "cpu"; any other name is checked.
+
+    Raises:
+        PRNetError: not a torch device name, or CUDA asked for but not available.
+    """
+    device = str(device)
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise PRNetError(f"device {device}: {exc}") from None
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise PRNetError(f"device {device}: CUDA is not available (torch {torch.__version__}); use cpu")
+    return device
+
+
 class PRN:
     """Dense 3D face reconstruction and alignment (PRNet) with a bundled model and detector.
 
@@ -178,11 +196,11 @@ class PRN:
                  batch_size: int = 16, refine: bool = False, half: bool = False) -> None:
         from prnet.models.weights import load_model
 
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = device
-        self.net = load_model(model, weights, device)
-        self.half = half and device.startswith("cuda")
+        self.device = resolve_device(device)
+        if batch_size < 1:
+            raise PRNetError(f"batch_size must be >= 1, got {batch_size}")
+        self.net = load_model(model, weights, self.device)
+        self.half = half and self.device.startswith("cuda")
         if self.half:
             self.net = self.net.half()
         self._detector_spec = detector

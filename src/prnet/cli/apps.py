@@ -38,19 +38,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 def _make_prn(args: argparse.Namespace):
     """The PRN for the run (a bad --device becomes one PRNetError line)."""
-    import torch
-
     from prnet import PRN
 
-    dev = str(args.device)
-    if dev != "auto":
-        try:
-            torch.device(dev)
-        except (RuntimeError, ValueError) as exc:
-            raise PRNetError(f"--device {dev}: {exc}") from None
-    if dev.startswith("cuda") and not torch.cuda.is_available():
-        raise PRNetError(f"--device {dev}: CUDA is not available; use --device cpu")
-    return PRN(model=args.model, weights=args.weights, device=dev, detector=args.detector)
+    return PRN(model=args.model, weights=args.weights, device=args.device, detector=args.detector)
 
 
 # --------------------------------------------------------------------------- swap

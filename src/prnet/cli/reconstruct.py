@@ -198,24 +198,11 @@ class RunStats:
 
 def _load_prn(args: argparse.Namespace):
     """The PRN for the run; every failure becomes one PRNetError line naming the file."""
-    import torch
-
     from prnet import PRN
 
-    dev = str(args.device)
-    if dev != "auto":
-        try:
-            torch.device(dev)
-        except (RuntimeError, ValueError) as exc:
-            raise PRNetError(f"--device {dev}: {exc}") from None
-    if dev.startswith("cuda") and not torch.cuda.is_available():
-        raise PRNetError(f"--device {dev}: CUDA is not available (torch {torch.__version__}); "
-                         "use --device cpu")
-    if args.batch_size < 1:
-        raise PRNetError(f"--batch-size must be >= 1, got {args.batch_size}")
     what = f"weights file {args.weights}" if args.weights else "the bundled model"
     try:
-        prn = PRN(model=args.model, weights=args.weights, device=dev,
+        prn = PRN(model=args.model, weights=args.weights, device=args.device,
                   detector=args.detector, batch_size=args.batch_size, refine=args.refine)
     except WeightsError as exc:
         if args.weights and str(args.weights) not in str(exc):
