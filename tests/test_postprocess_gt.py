@@ -55,3 +55,21 @@ def test_pose_of_rotated_canonical_face(seed):
     v[:, 1] *= -1  # y up → image rows
     p = estimate_pose(v, layout.canonical)
     np.testing.assert_allclose([p.pitch, p.yaw, p.roll], np.rad2deg([pitch, yaw, roll]), atol=0.5)
+
+
+def test_landmark_visibility_follows_pose(shared_dir, bfm):
+    """Near-frontal faces: all 68 visible; turned faces: the far jaw and some inner points hidden."""
+    layout = load_layout()
+    samples = load_aflw2000(shared_dir / "data/aflw2000-3d-dev", limit=120)
+    frontal = [s for s in samples if s.abs_yaw_deg < 15][:8]
+    turned = [s for s in samples if 50 < s.abs_yaw_deg < 85][:4]
+    assert frontal and turned
+    for s in frontal:  # (strong pitch can hide an eye corner or the inner lips: allow a few)
+        vis = _face(s, bfm, layout).landmark_visibility
+        assert vis[:17].all() and vis.sum() >= 65
+    for s in turned:
+        vis = _face(s, bfm, layout).landmark_visibility
+        assert (~vis[:17]).sum() >= 4 and vis[17:].sum() >= 25
+        # the hidden jaw points are one side's: a contiguous run from an end of the contour
+        hidden = np.flatnonzero(~vis[:17])
+        assert hidden[0] == 0 or hidden[-1] == 16

@@ -112,11 +112,24 @@ class FaceResult:
 
     @cached_property
     def landmark_visibility(self) -> np.ndarray:
-        """(68,) bool: landmark not hidden by the face itself."""
+        """(68,) bool: landmark not hidden by the face itself.
+
+        Inner landmarks (brows, eyes, nose, mouth) use the z-buffer (hidden when the surface at
+        their pixel is nearer by more than 2 % of the face width). The 17 jaw points are outline
+        points: the BFM's fixed jaw vertices often sit under the cheek's silhouette even in a
+        frontal view, so a z-buffer test would hide them; instead a jaw point counts as visible
+        while it is on the camera's side of the head: its direction from the head's centre
+        (the UV unwrap centre of the canonical face), turned by the fitted pose, points towards
+        the camera.
+        """
         h, w = self.image_shape
-        pts = np.concatenate([self.vertices, self.landmarks])
-        vis = vertex_visibility(pts, self.triangles, h, w, self._tolerance, raster=self.raster)
-        return vis[-68:]
+        k = self.landmarks
+        tol = max(1.0, 0.02 * float(np.ptp(k[:, 0])))
+        pts = np.concatenate([self.vertices, k])
+        vis = vertex_visibility(pts, self.triangles, h, w, tol, raster=self.raster)[-68:]
+        d = (self.layout.canonical_kpt[:17] - self.layout.head_centre) @ self.pose.rotation.T
+        vis[:17] = d[:, 2] > 0
+        return vis
 
     @cached_property
     def pose(self) -> Pose:

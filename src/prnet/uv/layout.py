@@ -60,6 +60,13 @@ class UVLayout:
         """(N, 2) float32 texel (u, v) of each face vertex."""
         return np.stack([self.face_index % RES, self.face_index // RES], 1).astype(np.float32)
 
+    @property
+    def head_centre(self) -> np.ndarray:
+        """(3,) centre of the UV unwrap (behind the face, nose height), canonical frame."""
+        from prnet.uv.build import projection_centre
+
+        return (projection_centre(self.canonical_kpt.astype(np.float64) * 1e4) / 1e4).astype(np.float32)
+
     def landmarks(self, posmap: np.ndarray) -> np.ndarray:
         """(…, 256, 256, 3) position map(s) → (…, 68, 3) landmarks."""
         _check_posmap(posmap)
