@@ -20,18 +20,6 @@ from prnet.errors import InputShapeError, PRNetError
 from prnet.io import read_image, write_image
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """One intra-op thread for this module: identical results, and much faster when the two
-    CI cores are shared with other work (torch's threads then wait on each other)."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def astro(prn, sample_image_path):
     img = read_image(sample_image_path)

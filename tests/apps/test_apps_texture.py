@@ -12,18 +12,6 @@ from prnet.io import read_image, read_obj, write_image, write_obj
 from prnet.render import sample_bilinear
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """One intra-op thread for this module: identical results, and much faster when the two
-    CI cores are shared with other work (torch's threads then wait on each other)."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def face(prn, sample_image_path):
     faces = prn.reconstruct(read_image(sample_image_path))

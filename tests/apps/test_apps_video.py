@@ -16,18 +16,6 @@ from prnet.io import read_image, read_npz
 W, H, N, FPS = 320, 240, 12, 10.0
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """One intra-op thread for this module: identical results, and much faster when the two
-    CI cores are shared with other work (torch's threads then wait on each other)."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _motion(i: int) -> np.ndarray:
     """Frame i: the astronaut's face rotated by up to ±8° and shifted (2.5, 1) px per frame."""
     m = cv2.getRotationMatrix2D((225.0, 128.0), 8 * np.sin(i / N * 2 * np.pi), 1.0)
