@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from prnet.eval.metrics import nme_68, summarize, yaw_bins
 from prnet.models import create_model
+from prnet.models.mobilenet import MobileNetV1
 from prnet.train.augment import crop_affines, photometric, warp_images
 from prnet.train.data import decode_images, load_pack
 from prnet.train.posmap import PosmapRenderer
@@ -100,7 +101,7 @@ def _autocast(cfg: TrainConfig):
 
 def _init_model(cfg: TrainConfig, pack_dir: Path) -> torch.nn.Module:
     model = create_model(cfg.model)
-    if cfg.init == "teacher" and hasattr(model, "encoder"):
+    if cfg.init == "teacher" and isinstance(getattr(model, "encoder", None), MobileNetV1):
         enc = {k: v.float() if v.is_floating_point() else v
                for k, v in load_file(str(pack_dir / "teacher_encoder.safetensors")).items()}
         model.encoder.load_state_dict(enc, strict=True)
