@@ -34,13 +34,16 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--detector", default="blazeface", metavar="NAME", help="face detector (default blazeface)"
     )
+    g.add_argument("--tta", action="store_true",
+                   help="flip test-time augmentation (2x network time, lower error)")
 
 
 def _make_prn(args: argparse.Namespace):
     """The PRN for the run (a bad --device becomes one PRNetError line)."""
     from prnet import PRN
 
-    return PRN(model=args.model, weights=args.weights, device=args.device, detector=args.detector)
+    return PRN(model=args.model, weights=args.weights, device=args.device, detector=args.detector,
+               tta=getattr(args, "tta", False))
 
 
 # --------------------------------------------------------------------------- swap

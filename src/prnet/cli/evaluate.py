@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--weights", default=None, help="safetensors weights instead of the bundled ones")
     a.add_argument("--detector", default="blazeface", help="detector for --crop detector (default: blazeface)")
     a.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: auto)")
+    a.add_argument("--tta", action="store_true", help="flip test-time augmentation (see PRN)")
     a.add_argument("--baseline", choices=["teacher"], action="append", default=[],
                    help="also evaluate the 3DDFA_V2 teacher (GT-landmark crops) side by side")
     a.add_argument("--teacher-dir", type=Path, default=DEFAULT_TEACHER_DIR,
@@ -69,8 +70,10 @@ def run_aflw2000(args: argparse.Namespace) -> int:
         teacher = load_teacher(root)
     samples = load_aflw2000(args.dir, limit=args.limit)
     bfm = load_bfm(fetch=False)
-    prn = PRN(model=args.model, weights=args.weights, device=args.device, detector=args.detector)
+    prn = PRN(model=args.model, weights=args.weights, device=args.device, detector=args.detector,
+              tta=args.tta)
     ours = f"prnet ({args.model or 'bundled'})" if not args.weights else f"prnet ({Path(args.weights).name})"
+    ours += ", flip TTA" if args.tta else ""
     predictors = {"prnet": PRNPredictor(prn, args.crop)}
     labels = {"prnet": f"{ours}, {args.crop} crop"}
     if teacher is not None:

@@ -86,6 +86,9 @@ def _add_options(p: argparse.ArgumentParser, demo: bool) -> None:
                           "(default blazeface)")
     mdl.add_argument("--refine", action="store_true",
                      help="second pass: re-crop each face from its first-pass landmarks")
+    mdl.add_argument("--tta", action="store_true",
+                     help="flip test-time augmentation: average with the mirrored crop (2x network time, "
+                     "lower error)")
     if not demo:
         mdl.add_argument("--boxes", default=None, metavar="FILE",
                          help='precomputed face boxes instead of the detector: JSON '
@@ -203,7 +206,8 @@ def _load_prn(args: argparse.Namespace):
     what = f"weights file {args.weights}" if args.weights else "the bundled model"
     try:
         prn = PRN(model=args.model, weights=args.weights, device=args.device,
-                  detector=args.detector, batch_size=args.batch_size, refine=args.refine)
+                  detector=args.detector, batch_size=args.batch_size, refine=args.refine,
+                  tta=args.tta)
     except WeightsError as exc:
         if args.weights and str(args.weights) not in str(exc):
             raise PRNetError(f"--weights {args.weights}: {exc}") from None

@@ -1,0 +1,35 @@
+"""Flip test-time augmentation: mirror-equivariant predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from prnet.geometry.crop import crop_matrix, square_from_box, warp_crop
+from prnet.io import read_image
+
+
+@pytest.fixture(scope="module")
+def crop(prn, sample_image_path):
+    img = read_image(sample_image_path)
+    box = prn.detector.detect(img)[0].box
+    return warp_crop(img, crop_matrix(*square_from_box(box)))
+
+
+def _mirror_gap(prn, crop) -> float:
+    a = prn.predict_crops(crop[None])[0]
+    b = prn.predict_crops(np.ascontiguousarray(crop[None, :, ::-1]))[0]
+    back = prn.layout.mirror_posmap(b, 256)
+    m = prn.layout.face_mask
+    return float(np.median(np.abs(back - a)[m][:, :2]))
+
+
+def test_tta_is_mirror_equivariant(prn, crop):
+    from prnet import PRN
+
+    tta = PRN(device="cpu", tta=True)
+    plain_gap, tta_gap = _mirror_gap(prn, crop), _mirror_gap(tta, crop)
+    assert tta_gap < 0.5 and tta_gap < plain_gap
+    # and it stays close to the plain prediction
+    d = np.abs(tta.predict_crops(crop[None]) - prn.predict_crops(crop[None]))[0][prn.layout.face_mask]
+    assert np.median(d) < 2.0
