@@ -31,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--detector", default="blazeface", help="detector for --crop detector (default: blazeface)")
     a.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: auto)")
     a.add_argument("--tta", action="store_true", help="flip test-time augmentation (see PRN)")
+    a.add_argument("--refine", action="store_true",
+                   help="second pass: re-crop each face from its first-pass landmarks (see PRN)")
     a.add_argument("--baseline", choices=["teacher"], action="append", default=[],
                    help="also evaluate the 3DDFA_V2 teacher (GT-landmark crops) side by side")
     a.add_argument("--teacher-dir", type=Path, default=DEFAULT_TEACHER_DIR,
@@ -71,9 +73,9 @@ def run_aflw2000(args: argparse.Namespace) -> int:
     samples = load_aflw2000(args.dir, limit=args.limit)
     bfm = load_bfm(fetch=False)
     prn = PRN(model=args.model, weights=args.weights, device=args.device, detector=args.detector,
-              tta=args.tta)
+              tta=args.tta, refine=args.refine)
     ours = f"prnet ({args.model or 'bundled'})" if not args.weights else f"prnet ({Path(args.weights).name})"
-    ours += ", flip TTA" if args.tta else ""
+    ours += (", flip TTA" if args.tta else "") + (", refined crop" if args.refine else "")
     predictors = {"prnet": PRNPredictor(prn, args.crop)}
     labels = {"prnet": f"{ours}, {args.crop} crop"}
     if teacher is not None:
