@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,16 @@ from prnet.io.image import write_image
 __all__ = ["ObjMesh", "read_obj", "write_obj"]
 
 _MATERIAL = "prnet_texture"
+
+
+@lru_cache(maxsize=4)
+def _face_lines(tri_bytes: bytes, with_uv: bool) -> str:
+    """The ``f`` lines of a triangle list (1-based), cached: every prnet mesh shares the UV
+    layout's triangles, so they are formatted once per process instead of once per file."""
+    faces = np.frombuffer(tri_bytes, np.int64).reshape(-1, 3) + 1
+    if with_uv:
+        return format_rows("f %d/%d %d/%d %d/%d\n", np.repeat(faces, 2, axis=1))
+    return format_rows("f %d %d %d\n", faces)
 
 
 def write_obj(
@@ -98,11 +109,7 @@ def write_obj(
         parts.append(format_rows("vt %.6f %.6f\n", vt))
     if texture is not None:
         parts.append(f"usemtl {_MATERIAL}\n")
-    faces = tri + 1
-    if vt is not None:
-        parts.append(format_rows("f %d/%d %d/%d %d/%d\n", np.repeat(faces, 2, axis=1)))
-    else:
-        parts.append(format_rows("f %d %d %d\n", faces))
+    parts.append(_face_lines(np.ascontiguousarray(tri, np.int64).tobytes(), vt is not None))
 
     if texture is not None:
         write_image(out.with_name(tex_name), np.asarray(texture))
