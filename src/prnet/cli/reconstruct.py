@@ -74,8 +74,8 @@ def _add_options(p: argparse.ArgumentParser, demo: bool) -> None:
     mdl = p.add_argument_group("model and detector")
     mdl.add_argument("--device", default="auto",
                      help="cpu, cuda, cuda:1, ... (default auto: CUDA when available)")
-    mdl.add_argument("--batch-size", type=int, default=16, metavar="N",
-                     help="faces per network pass (default 16)")
+    mdl.add_argument("--batch-size", type=int, default=None, metavar="N",
+                     help="faces per network pass (default: 1 on CPU, 16 on CUDA)")
     mdl.add_argument("--model", default=None, metavar="NAME",
                      help="network name (default: the bundled mobilenet_unet)")
     mdl.add_argument("--weights", default=None, metavar="FILE",
