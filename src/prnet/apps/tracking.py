@@ -24,23 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from prnet.geometry.boxes import box_iou
 from prnet.geometry.crop import uncrop_points, warp_crop
 from prnet.pipeline import PRN, FaceResult
 
 __all__ = ["FaceTracker", "TrackedFace", "box_iou", "reconstruct_in_order"]
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box of ``a`` (K, 4) with every box of ``b`` (L, 4) → (K, L)."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    lo = np.maximum(a[:, None, :2], b[None, :, :2])
-    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(hi - lo, 0, None).prod(-1)
-    area_a = np.clip(a[:, 2:] - a[:, :2], 0, None).prod(-1)
-    area_b = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(-1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def _greedy_match(iou: np.ndarray, threshold: float) -> list[tuple[int, int]]:

@@ -23,6 +23,7 @@ from torch import nn
 
 from prnet.detect.base import Detection, FaceDetector, check_image, sort_left_to_right
 from prnet.errors import PRNetError, WeightsError
+from prnet.geometry.boxes import box_iou
 
 # --------------------------------------------------------------------------- configuration
 
@@ -353,17 +354,6 @@ def decode(
     boxes = np.concatenate([centre - half, centre + half], 1)
     kps = reg[:, 4:16].reshape(-1, 6, 2) + a[:, None, :]
     return boxes, scores, kps
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, M) IoU of boxes a (N, 4) and b (M, 4) given as x0 y0 x1 y1."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(-1)
-    area_a = np.clip(a[:, 2:] - a[:, :2], 0, None).prod(-1)
-    area_b = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(-1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
 def weighted_nms(

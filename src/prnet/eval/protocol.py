@@ -57,6 +57,7 @@ from prnet.eval.metrics import (
     yaw_bins,
 )
 from prnet.eval.report import markdown_table, plot_ced, write_csv
+from prnet.geometry.boxes import box_iou
 from prnet.geometry.crop import uncrop_points
 from prnet.geometry.pose import angles_to_matrix, estimate_pose
 from prnet.io.image import read_image
@@ -124,11 +125,7 @@ def best_detection(boxes: np.ndarray, gt_box: np.ndarray) -> int | None:
     g = np.asarray(gt_box, np.float64).reshape(4)
     if not len(b):
         return None
-    lt = np.maximum(b[:, :2], g[:2])
-    rb = np.minimum(b[:, 2:], g[2:])
-    inter = np.clip(rb - lt, 0, None).prod(1)
-    union = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(1) + np.prod(g[2:] - g[:2]) - inter
-    iou = inter / np.maximum(union, 1e-12)
+    iou = box_iou(b, g)[:, 0]
     k = int(iou.argmax())
     return k if iou[k] > 0 else None
 
