@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 DETECTOR_CROP = {"scale": 1.49, "shift": 0.061}
 
 ImageLike = str | os.PathLike | bytes | np.ndarray
+_AUTOCAST = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 @dataclass(frozen=True, eq=False)
@@ -202,7 +203,9 @@ class PRN:
         tta: flip test-time augmentation: average the position maps of each crop and of its
             mirror image (through the layout's symmetry map); twice the network time, lower
             error (dev balanced 2D NME 3.64 → 3.53).
-        half: fp16 (CUDA only) inference.
+        half: shorthand for ``precision="fp16"``.
+        precision: "fp32" (default), or "fp16" / "bf16" autocast on CUDA (the mean-face
+            residual is added in fp32, so positions keep full precision).
 
     Raises:
         prnet.errors.WeightsError: no usable weights.
@@ -212,7 +215,7 @@ class PRN:
     def __init__(self, model: str | None = None, weights: str | os.PathLike | None = None,
                  device: str = "auto", detector: str | FaceDetector = "blazeface",
                  batch_size: int | None = None, refine: bool = False, tta: bool = False,
-                 half: bool = False) -> None:
+                 half: bool = False, precision: str = "fp32") -> None:
         from prnet.models.weights import load_model
 
         self.device = resolve_device(device)
@@ -221,9 +224,12 @@ class PRN:
         if batch_size < 1:
             raise PRNetError(f"batch_size must be >= 1, got {batch_size}")
         self.net = load_model(model, weights, self.device)
-        self.half = half and self.device.startswith("cuda")
-        if self.half:
-            self.net = self.net.half()
+        precision = "fp16" if half else precision
+        if precision not in _AUTOCAST:
+            raise PRNetError(f"precision must be one of {sorted(_AUTOCAST)}, got {precision!r}")
+        if precision != "fp32" and not self.device.startswith("cuda"):
+            raise PRNetError(f"precision {precision} needs a CUDA device (got {self.device})")
+        self.precision = precision
         self._detector_spec = detector
         self._detector: FaceDetector | None = detector if not isinstance(detector, str) else None
         self.batch_size = batch_size
@@ -247,14 +253,17 @@ class PRN:
         for i in range(0, len(crops), self.batch_size):
             x = torch.from_numpy(np.ascontiguousarray(crops[i : i + self.batch_size])).to(self.device)
             x = x.permute(0, 3, 1, 2).float().div_(255).contiguous(memory_format=torch.channels_last)
-            if self.half:
-                x = x.half()
-            pm = self.net(x).float().permute(0, 2, 3, 1).cpu().numpy()
+            pm = self._forward(x)
             if self.tta:
-                flipped = self.net(x.flip(3)).float().permute(0, 2, 3, 1).cpu().numpy()
-                pm = (pm + self.layout.mirror_posmap(flipped, CROP)) / 2
+                pm = (pm + self.layout.mirror_posmap(self._forward(x.flip(3)), CROP)) / 2
             out.append(pm)
         return np.concatenate(out) if out else np.zeros((0, CROP, CROP, 3), np.float32)
+
+    def _forward(self, x: torch.Tensor) -> np.ndarray:
+        dtype = _AUTOCAST[self.precision]
+        with torch.autocast("cuda", dtype=dtype, enabled=dtype is not None):
+            y = self.net(x)
+        return y.float().permute(0, 2, 3, 1).cpu().numpy()
 
     def crops_for(self, image: np.ndarray, boxes: Sequence[np.ndarray] = (),
                   landmarks: Sequence[np.ndarray] = ()) -> list[np.ndarray]:

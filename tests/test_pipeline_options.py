@@ -1,4 +1,4 @@
-"""Flip test-time augmentation: mirror-equivariant predictions."""
+"""PRN options: flip test-time augmentation (mirror-equivariant), precision checks."""
 
 from __future__ import annotations
 
@@ -33,3 +33,18 @@ def test_tta_is_mirror_equivariant(prn, crop):
     # and it stays close to the plain prediction
     d = np.abs(tta.predict_crops(crop[None]) - prn.predict_crops(crop[None]))[0][prn.layout.face_mask]
     assert np.median(d) < 2.0
+
+
+def test_precision_options_are_checked():
+    from prnet import PRN
+    from prnet.errors import PRNetError
+
+    with pytest.raises(PRNetError, match="precision must be one of"):
+        PRN(device="cpu", precision="int8")
+    with pytest.raises(PRNetError, match="precision bf16 needs a CUDA device"):
+        PRN(device="cpu", precision="bf16")
+    with pytest.raises(PRNetError, match="precision fp16 needs a CUDA device"):
+        PRN(device="cpu", half=True)
+    with pytest.raises(PRNetError, match="batch_size must be >= 1"):
+        PRN(device="cpu", batch_size=0)
+    assert PRN(device="cpu").batch_size == 1
