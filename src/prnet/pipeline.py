@@ -265,7 +265,7 @@ class PRN:
             y = self.net(x)
         return y.float().permute(0, 2, 3, 1).cpu().numpy()
 
-    def crops_for(self, image: np.ndarray, boxes: Sequence[np.ndarray] = (),
+    def crops_for(self, boxes: Sequence[np.ndarray] = (),
                   landmarks: Sequence[np.ndarray] = ()) -> list[np.ndarray]:
         """Crop matrices for detector boxes and/or landmark sets (≥ 5 points each)."""
         mats = [crop_matrix(*square_from_box(b, DETECTOR_CROP["scale"], DETECTOR_CROP["shift"])) for b in boxes]
@@ -290,18 +290,17 @@ class PRN:
         kps = [np.asarray(k, np.float64)[:, :2] for k in (landmarks or [])]
         if any(len(k) < 5 for k in kps):
             raise InputShapeError("landmarks must have at least 5 points per face")
-        mats = self.crops_for(img, [d.box for d in dets], kps)
+        mats = self.crops_for([d.box for d in dets], kps)
         boxes_all = [d.box for d in dets] + [np.r_[k.min(0), k.max(0)].astype(np.float32) for k in kps]
         scores = [d.score for d in dets] + [1.0] * len(kps)
         posmaps = self._run(img, mats)
         if self.refine and mats:
             mats = [crop_matrix(*square_from_landmarks(self.layout.landmarks(p))) for p in posmaps]
             posmaps = self._run(img, mats)
-        faces = [FaceResult(i, np.asarray(b, np.float32), float(s), m, p, img, self.layout)
-                 for i, (b, s, m, p) in enumerate(zip(boxes_all, scores, mats, posmaps, strict=True))]
-        order = np.argsort([f.box[0] + f.box[2] for f in faces], kind="stable")
-        return [FaceResult(j, f.box, f.score, f.crop_matrix, f.posmap, img, self.layout)
-                for j, f in enumerate(faces[i] for i in order)]
+        order = np.argsort([b[0] + b[2] for b in boxes_all], kind="stable")  # left to right
+        return [FaceResult(j, np.asarray(boxes_all[i], np.float32), float(scores[i]), mats[i], posmaps[i],
+                           img, self.layout)
+                for j, i in enumerate(order)]
 
     def _run(self, img: np.ndarray, mats: list[np.ndarray]) -> list[np.ndarray]:
         if not mats:

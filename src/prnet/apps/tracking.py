@@ -67,14 +67,14 @@ def reconstruct_in_order(
     With ``refine_boxes`` a face found from a box is cropped again from its own landmarks and
     run once more, so that every face ends up with the same (landmark) crop policy.
     """
-    mats = prn.crops_for(frame, list(boxes), [np.asarray(k)[:, :2] for k in landmarks])
+    mats = prn.crops_for(list(boxes), [np.asarray(k)[:, :2] for k in landmarks])
     if not mats:
         return []
     posmaps = _run(prn, frame, mats)
     if refine_boxes and len(boxes):
         nb = len(boxes)
         lms = [prn.layout.landmarks(p)[:, :2] for p in posmaps[:nb]]
-        mats[:nb] = prn.crops_for(frame, (), lms)
+        mats[:nb] = prn.crops_for((), lms)
         posmaps[:nb] = _run(prn, frame, mats[:nb])
     out_boxes = [np.asarray(b, np.float32)[:4] for b in boxes]
     out_boxes += [np.r_[k[:, :2].min(0), k[:, :2].max(0)].astype(np.float32) for k in landmarks]

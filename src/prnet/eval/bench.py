@@ -192,7 +192,7 @@ def bench_pipeline(prn: Any, image_bytes: bytes, repeats: int = 5,
                 raise PRNetError("bench: no face found in the benchmark image")
 
             def crop(img=img, dets=dets):
-                mats = prn.crops_for(img, [d.box for d in dets])
+                mats = prn.crops_for([d.box for d in dets])
                 return mats, np.stack([warp_crop(img, m) for m in mats])
 
             (mats, crops), t["crop"] = _timed(crop, device)
