@@ -105,6 +105,7 @@ def test_score_prediction_by_hand(samples, fake_bfm) -> None:
     assert out["nme2d"] == pytest.approx(expected)
     assert out["nme3d"] == pytest.approx(expected)
     assert out["dense2d"] == pytest.approx(expected)
+    assert out["nme2d_jaw"] == pytest.approx(expected) and out["nme2d_mouth"] == pytest.approx(expected)
     assert out["dense3d"] == pytest.approx(expected)
     assert out["recon"] == pytest.approx(0.0, abs=1e-6)  # rigid alignment removes a translation
     assert (out["pitch_err"], out["yaw_err"], out["roll_err"]) == pytest.approx((0.0, 3.0, 1.0))
@@ -179,6 +180,8 @@ def test_runner_failures_summary_and_reports(samples, fake_bfm, tmp_path) -> Non
     assert out["recon_nme_mean"] == pytest.approx(0.0, abs=1e-4)
     assert out["pose_mae_deg"]["mean"] == pytest.approx(0.0, abs=1e-6)
     assert out["pose_mae_deg"]["n"] == 3 and out["pose_mae_deg_99"]["n"] == 3
+    assert set(out["nme2d_groups"]) == {"jaw", "brows", "nose", "eyes", "mouth"}
+    assert out["nme2d_groups"]["eyes"]["balanced"] == pytest.approx(out["nme2d_balanced"], rel=1e-4)
     for key in ("nme3d_bins", "nme3d_balanced", "nme3d_mean", "dense_nme3d_mean", "recon_nme_bins"):
         assert key in out
 
@@ -199,6 +202,7 @@ def test_runner_failures_summary_and_reports(samples, fake_bfm, tmp_path) -> Non
     md = ev.markdown()
     assert "| Method | 2D 0-30 |" in md and "approximate" in md and "1 of 4" in md
     assert "whole-image crop" in md
+    assert "by landmark group" in md and "| ours: jaw (17) |" in md
     png = ev.plot_ced(tmp_path / "ced.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
 

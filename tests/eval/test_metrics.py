@@ -11,10 +11,12 @@ import pytest
 
 from prnet.errors import InputShapeError, PRNetError
 from prnet.eval.metrics import (
+    LANDMARK_GROUPS,
     ced_curve,
     dense_nme,
     icp_align,
     nme_68,
+    nme_68_groups,
     pose_mae,
     rigid_icp_nme,
     summarize,
@@ -55,6 +57,25 @@ def test_nme_68_3d_centres_z_separately() -> None:
     pred = gt.copy()
     pred[0, :34, 2] += 2.0  # half the points 2 px deeper: after centring ±1 px
     np.testing.assert_allclose(nme_68(pred, gt, dims=3), [1.0 / math.sqrt(5000.0)])
+
+
+def test_nme_68_groups_split_the_68_point_error() -> None:
+    gt = _box_landmarks(np.random.default_rng(2), 3)
+    pred = gt.copy()
+    pred[:, :17, 0] += 3.0  # only the jaw is off, by 3 px
+    groups = nme_68_groups(pred, gt, dims=2)
+    assert list(groups) == ["jaw", "brows", "nose", "eyes", "mouth"]
+    np.testing.assert_allclose(groups["jaw"], 3.0 / math.sqrt(5000.0))
+    for name in ("brows", "nose", "eyes", "mouth"):
+        np.testing.assert_allclose(groups[name], 0.0, atol=1e-12)
+    # the groups partition the 68 points: their size-weighted mean is the 68-point NME
+    pred = gt + np.random.default_rng(3).normal(0, 2, gt.shape)
+    groups = nme_68_groups(pred, gt, dims=3)
+    sizes = {k: sl.stop - sl.start for k, sl in LANDMARK_GROUPS.items()}
+    assert sum(sizes.values()) == 68
+    np.testing.assert_allclose(sum(sizes[k] * groups[k] for k in groups) / 68, nme_68(pred, gt, 3))
+    with pytest.raises(InputShapeError):
+        nme_68_groups(pred[:, :60], gt[:, :60])
 
 
 def test_nme_errors() -> None:

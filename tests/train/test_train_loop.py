@@ -42,3 +42,21 @@ def test_labels_pack_train_resume(shared_dir, bfm, tmp_path):
     _run("-m", "prnet", "train", "--out", str(run2), "--resume", str(run1), "--init", "none", *common)
     m2 = json.loads((run2 / "metrics.json").read_text())
     assert m2["samples_seen"] == 8  # counters continue from the checkpoint
+
+
+def test_freeze_bn_keeps_batchnorm_statistics():
+    import torch
+
+    from prnet.models import create_model
+    from prnet.train.loop import TrainConfig, _train_mode
+
+    x = torch.rand(2, 3, 256, 256)
+    for freeze in (True, False):
+        model = create_model("mobilenet_unet")
+        _train_mode(model, TrainConfig(device="cpu", freeze_bn=freeze))
+        bn = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+        before = bn.running_mean.clone()
+        model(x).mean().backward()
+        assert model.training and bn.training is not freeze
+        assert torch.equal(bn.running_mean, before) is freeze
+        assert bn.weight.grad is not None  # the affine parameters still learn

@@ -15,12 +15,14 @@ from prnet.errors import InputShapeError, PRNetError
 from prnet.geometry.pose import similarity_fit
 
 __all__ = [
+    "LANDMARK_GROUPS",
     "YAW_BIN_EDGES",
     "YAW_BIN_LABELS",
     "ced_curve",
     "dense_nme",
     "icp_align",
     "nme_68",
+    "nme_68_groups",
     "pose_mae",
     "rigid_icp_nme",
     "summarize",
@@ -29,6 +31,11 @@ __all__ = [
 
 YAW_BIN_LABELS: tuple[str, str, str] = ("0-30", "30-60", "60-90")
 YAW_BIN_EDGES: tuple[float, float] = (30.0, 60.0)
+#: The 68-point scheme's parts (0-based, iBUG order).
+LANDMARK_GROUPS: dict[str, slice] = {
+    "jaw": slice(0, 17), "brows": slice(17, 27), "nose": slice(27, 36),
+    "eyes": slice(36, 48), "mouth": slice(48, 68),
+}
 
 
 def _check_dims(dims: int) -> None:
@@ -45,9 +52,8 @@ def _box_norm(box_pts: np.ndarray) -> np.ndarray:
     return norm
 
 
-def _normalised_error(
-    pred: np.ndarray, gt: np.ndarray, box_pts: np.ndarray, dims: int
-) -> np.ndarray:
+def _point_errors(pred: np.ndarray, gt: np.ndarray, dims: int) -> np.ndarray:
+    """(B, K) Euclidean error of each point (3D: each set's z centred first)."""
     _check_dims(dims)
     if pred.shape[-1] < dims or gt.shape[-1] < dims:
         raise InputShapeError(
@@ -58,8 +64,13 @@ def _normalised_error(
     if dims == 3:  # depth has an arbitrary offset: centre each set's z separately
         p = p - np.array([0.0, 0.0, 1.0]) * p.mean(axis=1, keepdims=True)
         g = g - np.array([0.0, 0.0, 1.0]) * g.mean(axis=1, keepdims=True)
-    dist = np.linalg.norm(p - g, axis=-1).mean(axis=1)
-    return dist / _box_norm(box_pts)
+    return np.linalg.norm(p - g, axis=-1)
+
+
+def _normalised_error(
+    pred: np.ndarray, gt: np.ndarray, box_pts: np.ndarray, dims: int
+) -> np.ndarray:
+    return _point_errors(pred, gt, dims).mean(axis=1) / _box_norm(box_pts)
 
 
 def _batch(name: str, a: ArrayLike, n_points: int | None = None) -> np.ndarray:
@@ -68,6 +79,14 @@ def _batch(name: str, a: ArrayLike, n_points: int | None = None) -> np.ndarray:
         want = f"(B, {n_points or 'N'}, 2|3)"
         raise InputShapeError(f"{name}: expected shape {want}, got {arr.shape}")
     return arr
+
+
+def _pair_68(pred: ArrayLike, gt: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    p = _batch("pred", pred, 68)
+    g = _batch("gt", gt, 68)
+    if p.shape[0] != g.shape[0]:
+        raise InputShapeError(f"pred and gt: batch sizes differ ({p.shape[0]} vs {g.shape[0]})")
+    return p, g
 
 
 def nme_68(pred: ArrayLike, gt: ArrayLike, dims: int = 2) -> np.ndarray:
@@ -84,11 +103,20 @@ def nme_68(pred: ArrayLike, gt: ArrayLike, dims: int = 2) -> np.ndarray:
     Raises:
         InputShapeError: bad shapes. PRNetError: bad ``dims`` or a degenerate GT box.
     """
-    p = _batch("pred", pred, 68)
-    g = _batch("gt", gt, 68)
-    if p.shape[0] != g.shape[0]:
-        raise InputShapeError(f"pred and gt: batch sizes differ ({p.shape[0]} vs {g.shape[0]})")
+    p, g = _pair_68(pred, gt)
     return _normalised_error(p, g, g, dims)
+
+
+def nme_68_groups(pred: ArrayLike, gt: ArrayLike, dims: int = 2) -> dict[str, np.ndarray]:
+    """:func:`nme_68` restricted to each of :data:`LANDMARK_GROUPS` (same normaliser: the box
+    of all 68 GT points), so that a group's figure says where the 68-point error comes from.
+
+    Returns:
+        ``{group: (B,) NME as a fraction}``.
+    """
+    p, g = _pair_68(pred, gt)
+    err = _point_errors(p, g, dims) / _box_norm(g)[:, None]
+    return {name: err[:, sl].mean(axis=1) for name, sl in LANDMARK_GROUPS.items()}
 
 
 def dense_nme(

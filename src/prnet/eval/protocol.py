@@ -48,9 +48,11 @@ from prnet.bfm import BFM
 from prnet.errors import PRNetError
 from prnet.eval.aflw2000 import AFLWSample, gt_mesh
 from prnet.eval.metrics import (
+    LANDMARK_GROUPS,
     YAW_BIN_LABELS,
     dense_nme,
     nme_68,
+    nme_68_groups,
     pose_mae,
     rigid_icp_nme,
     summarize,
@@ -85,6 +87,8 @@ CROP_MODES: tuple[str, str] = ("gt", "detector")
 ICP_SAMPLE_STRIDE = 8
 #: Per-image metric columns (fractions), NaN for failures.
 METRICS: tuple[str, ...] = ("nme2d", "nme3d", "dense2d", "dense3d", "recon")
+#: Per-image 2D NME of each landmark group (``nme2d_jaw``, …; same normaliser as ``nme2d``).
+GROUP_METRICS: tuple[str, ...] = tuple(f"nme2d_{g}" for g in LANDMARK_GROUPS)
 ANGLES: tuple[str, str, str] = ("pitch", "yaw", "roll")
 #: Pose MAE is also given over images whose GT angles are all within ±this (degrees).
 POSE_LIMIT_DEG = 99.0
@@ -241,7 +245,7 @@ def score_prediction(pred: Prediction | None, gt: GroundTruth,
         ``rot_err`` (geodesic angle between the rotations, degrees).
     """
     if pred is None:
-        return dict.fromkeys([*METRICS, *_ANGLE_COLS], float("nan"))
+        return dict.fromkeys([*METRICS, *GROUP_METRICS, *_ANGLE_COLS], float("nan"))
     p68, g68 = pred.landmarks[None], gt.pt3d_68[None]
     pv, gv = pred.vertices[None], gt.vertices[None]
     sample = np.arange(0, gt.vertices.shape[0], icp_stride)
@@ -252,6 +256,7 @@ def score_prediction(pred: Prediction | None, gt: GroundTruth,
         "dense3d": float(dense_nme(pv, gv, g68, 3)[0]),
         "recon": rigid_icp_nme(pred.vertices, gt.vertices, gt.pt3d_68[[36, 45]], sample=sample),
     }
+    out.update({f"nme2d_{g}": float(v[0]) for g, v in nme_68_groups(p68, g68, 2).items()})
     err = pose_mae(pred.angles_deg[None], gt.angles_deg[None])
     out.update({a: float(v) for a, v in zip(ANGLES, pred.angles_deg, strict=True)})
     out.update({f"{a}_err": float(v) for a, v in zip(ANGLES, err, strict=True)})
@@ -319,6 +324,12 @@ class Evaluation:
             for name, sel in ((f"pose_mae_deg{suffix}", keep),
                               (f"pose_mae_deg_99{suffix}", keep & self.pose_in_range)):
                 out[name] = self._pose_mae(s, sel)
+        out["nme2d_groups"] = {}
+        for key in GROUP_METRICS:
+            sm = summarize(self._masked(method, key, False), self.bins)
+            out["nme2d_groups"][key.removeprefix("nme2d_")] = {
+                "bins": [_pct(sm[b]) for b in YAW_BIN_LABELS],
+                "balanced": _pct(sm["balanced"]), "mean": _pct(sm["mean"])}
         out["balanced_complete"] = bool(np.all(np.bincount(self.bins[ok], minlength=3) > 0))
         return out
 
@@ -366,7 +377,7 @@ class Evaluation:
                                        "abs_yaw": round(float(self.abs_yaw[i]), 3),
                                        "yaw_bin": YAW_BIN_LABELS[self.bins[i]],
                                        "ok": bool(s["ok"][i]), "fallback": bool(s["fallback"][i])}
-                for key in (*METRICS, *_ANGLE_COLS):
+                for key in (*METRICS, *GROUP_METRICS, *_ANGLE_COLS):
                     row[key] = float(s[key][i])
                 row["gt_rebuild_nme2d"] = float(self.gt_rebuild["nme2d"][i])
                 rows.append(row)
@@ -382,6 +393,12 @@ class Evaluation:
         parts.append("**68-point NME** (normalised by sqrt(w·h) of the GT landmark box)\n")
         parts.append(markdown_table({label[m]: {"2D": s["nme2d"], "3D": s["nme3d"]}
                                      for m, s in sums.items()}))
+        parts.append("\n**68-point 2D NME by landmark group** (same normaliser; where the error "
+                     "comes from)\n")
+        parts.append(markdown_table({
+            f"{label[m]}: {g} ({LANDMARK_GROUPS[g].stop - LANDMARK_GROUPS[g].start})":
+                {"2D": summarize(self._masked(m, f"nme2d_{g}", False), self.bins)}
+            for m in self.scores for g in LANDMARK_GROUPS}))
         parts.append("\n**Dense alignment NME, approximate** (all face vertices vs the mesh "
                      "rebuilt from 40 shape / 10 expression components)\n")
         parts.append(markdown_table({label[m]: {"dense 2D": s["dense2d"], "dense 3D": s["dense3d"]}
@@ -473,7 +490,7 @@ def evaluate_aflw2000(
 
     layout = layout or load_layout()
     n = len(samples)
-    cols = [*METRICS, *_ANGLE_COLS]
+    cols = [*METRICS, *GROUP_METRICS, *_ANGLE_COLS]
     scores = {m: {c: np.full(n, np.nan) for c in cols} | {"ok": np.zeros(n, bool),
                                                           "fallback": np.zeros(n, bool)}
               for m in predictors}

@@ -47,6 +47,7 @@ class TrainConfig:
     flip: float = 0.5
     reflect_pad: float = 0.7  # share of crops padded by mirroring instead of zeros
     kpt_weight: float = 0.0  # extra weight of the 68 landmark texels (on top of the UV mask)
+    freeze_bn: bool = False  # keep BatchNorm statistics fixed (small-batch fine-tuning, e.g. on CPU)
     eval_every_min: float = 2.0
     dev_limit: int | None = None
     amp: str = "bf16"  # bf16 | fp16 | none (autocast on CUDA only)
@@ -67,8 +68,8 @@ class DevSet:
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, dev: DevSet, cfg: TrainConfig, batch: int = 64) -> dict[str, float]:
-    """68-point NME (2D and 3D, %) on the dev crops, by yaw bin, balanced and overall."""
+def predict_dev(model: torch.nn.Module, dev: DevSet, cfg: TrainConfig, batch: int = 64) -> np.ndarray:
+    """(B, 68, 3) landmarks of the dev crops, mapped back to image coordinates."""
     layout = load_layout()
     ku = torch.as_tensor(layout.kpt_uv.astype(np.int64), device=cfg.device)
     model.eval()
@@ -78,12 +79,17 @@ def evaluate(model: torch.nn.Module, dev: DevSet, cfg: TrainConfig, batch: int =
         with _autocast(cfg):
             pm = model(x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x)
         preds.append(pm.float()[:, :, ku[:, 1], ku[:, 0]].permute(0, 2, 1).cpu().numpy())
-    model.train()
+    _train_mode(model, cfg)
     kp = np.concatenate(preds)
     Mi = np.stack([np.linalg.inv(np.vstack([m, [0, 0, 1]]))[:2] for m in dev.M])
     xy = np.einsum("bij,bkj->bki", Mi[:, :, :2], kp[..., :2]) + Mi[:, None, :, 2]
     z = kp[..., 2:] / np.sqrt(np.abs(np.linalg.det(dev.M[:, :, :2])))[:, None, None]
-    pred = np.concatenate([xy, z], -1)
+    return np.concatenate([xy, z], -1)
+
+
+def evaluate(model: torch.nn.Module, dev: DevSet, cfg: TrainConfig, batch: int = 64) -> dict[str, float]:
+    """68-point NME (2D and 3D, %) on the dev crops, by yaw bin, balanced and overall."""
+    pred = predict_dev(model, dev, cfg, batch)
     bins = yaw_bins(dev.yaw)
     out = {}
     for dims in (2, 3):
@@ -91,6 +97,15 @@ def evaluate(model: torch.nn.Module, dev: DevSet, cfg: TrainConfig, batch: int =
         for k in ("0-30", "30-60", "60-90", "balanced", "mean"):
             out[f"nme{dims}d_{k}"] = round(float(s[k]) * 100, 4)
     return out
+
+
+def _train_mode(model: torch.nn.Module, cfg: TrainConfig) -> None:
+    """Training mode, with BatchNorm layers left in eval mode when ``cfg.freeze_bn``."""
+    model.train()
+    if cfg.freeze_bn:
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.eval()
 
 
 def _autocast(cfg: TrainConfig):
@@ -137,6 +152,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     model = _init_model(cfg, pack_dir).to(cfg.device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    _train_mode(model, cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, seen, prior_s = 0, 0, 0.0
     if cfg.resume:
@@ -179,7 +195,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         step += 1
         seen += cfg.batch
         if step % 20 == 0:
-            loss_ema = float(loss) if loss_ema is None else 0.9 * loss_ema + 0.1 * float(loss)
+            loss_ema = float(loss.detach()) if loss_ema is None else 0.9 * loss_ema + 0.1 * float(loss.detach())
             bar.n = int(min(time.time() - start, budget))
             bar.set_postfix(loss=f"{loss_ema:.3f}", seen=seen, lr=f"{lr:.1e}")
             log.writerow([step, seen, round(prior_s + time.time() - start, 1), f"{lr:.3e}", f"{loss_ema:.4f}", ""])

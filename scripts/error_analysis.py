@@ -1,0 +1,138 @@
+"""Where the student's error comes from, on the dev split (GT-landmark-box crops, 68-pt 2D NME %).
+
+1. By landmark group (jaw, brows, nose, eyes, mouth) for the teacher, the refined labels and the
+   student. The "refined" row refines the teacher's dev fits against the dev images' own 21 AFLW
+   points (as the training labels were made): the quality the training labels have, not a method.
+2. How well the student fits its labels: student vs refined labels on dev, and on training
+   faces (no augmentation); teacher vs refined labels on dev for scale. Equal train and dev
+   figures mean underfitting (more capacity/compute helps), not overfitting (more data helps).
+
+    python scripts/error_analysis.py --shared ../shared --pack pack [--weights W] [--n-train 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from prnet.bfm import load_bfm
+from prnet.eval.aflw2000 import load_aflw2000
+from prnet.eval.metrics import (
+    LANDMARK_GROUPS,
+    YAW_BIN_LABELS,
+    nme_68,
+    nme_68_groups,
+    summarize,
+    yaw_bins,
+)
+from prnet.geometry.crop import uncrop_points
+from prnet.models.teacher import load_teacher
+from prnet.models.weights import load_model
+from prnet.train.augment import crop_affines, warp_images
+from prnet.train.data import decode_images, load_pack
+from prnet.train.labels import crop_vertices, refine_params, roi_matrix, run_teacher, teacher_roi
+from prnet.train.loop import DevSet, TrainConfig, predict_dev
+from prnet.train.posmap import PosmapRenderer
+from prnet.uv.layout import load_layout
+
+
+def _row(name: str, nme: np.ndarray, bins: np.ndarray) -> str:
+    s = summarize(nme * 100, bins)
+    return f"| {name} | " + " / ".join(f"{s[b]:.2f}" for b in YAW_BIN_LABELS) + f" | **{s['balanced']:.2f}** |"
+
+
+def dev_fits(shared: Path, bfm, prior: float, pose_prior: float) -> tuple[np.ndarray, np.ndarray, list]:
+    """Teacher and refined (dev's own 21 points) 68 landmarks in image coordinates."""
+    samples = load_aflw2000(shared / "data/aflw2000-3d-dev")
+    Ms, crops = [], []
+    for s in samples:
+        img = cv2.imread(str(s.image_path))[..., ::-1]
+        M = roi_matrix(teacher_roi(s.pt3d_68, 1.5))
+        Ms.append(M)
+        crops.append(cv2.warpAffine(img, M, (120, 120), flags=cv2.INTER_LINEAR))
+    with open(shared / "teacher/3ddfa_v2/configs/param_mean_std_62d_120x120.pkl", "rb") as f:
+        std = pickle.load(f)["std"]
+    params = run_teacher(load_teacher(shared / "teacher/3ddfa_v2"), np.stack(crops))
+    pts = np.stack([np.where(s.pt2d_21[:, :1] >= 0, s.pt2d_21 @ M[:, :2].T + M[:, 2], -1)
+                    if len(s.pt2d_21) == 21 else -np.ones((21, 2)) for s, M in zip(samples, Ms)])
+    refined, _ = refine_params(bfm, params, pts, std, prior=prior, pose_prior=pose_prior)
+
+    def to_image(p: np.ndarray) -> np.ndarray:
+        V = crop_vertices(bfm, p, bfm.keypoints)
+        return np.stack([uncrop_points(V[i], Ms[i]) for i in range(len(Ms))])
+
+    return to_image(params), to_image(refined), samples
+
+
+@torch.no_grad()
+def train_fit(model: torch.nn.Module, pack: dict, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Student vs its own refined labels on ``n`` random training faces (PRNet crop, no
+    augmentation, mirrored borders): (n,) 2D NME and the faces' yaw."""
+    tr = pack["train"]
+    idx = np.sort(np.random.default_rng(seed).choice(len(tr["params"]), n, replace=False))
+    imgs = decode_images(tr["blob"], tr["offsets"])[idx]
+    params = torch.as_tensor(tr["params"][idx])
+    renderer = PosmapRenderer(pack["renderer"])
+    A = crop_affines(renderer.landmarks(params)[..., :2], None, augment=False)
+    x = warp_images(torch.as_tensor(imgs).permute(0, 3, 1, 2).float() / 255, A, None,
+                    torch.ones(n, dtype=torch.bool))
+    ku = load_layout().kpt_uv.astype(np.int64)
+    label = renderer(params, A)[:, :, ku[:, 1], ku[:, 0]].permute(0, 2, 1).numpy()
+    pred = np.concatenate([
+        model(x[i : i + 32].contiguous(memory_format=torch.channels_last))[:, :, ku[:, 1], ku[:, 0]]
+        .permute(0, 2, 1).float().numpy() for i in range(0, n, 32)])
+    return nme_68(pred, label, 2), tr["yaw"][idx]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shared", default="../shared")
+    ap.add_argument("--pack", default="pack")
+    ap.add_argument("--model", default=None, help="registered model name (default: the bundled one)")
+    ap.add_argument("--weights", default=None, help="weights file (default: the bundled weights)")
+    ap.add_argument("--n-train", type=int, default=400)
+    ap.add_argument("--prior", type=float, default=3.0, help="as make_labels.py")
+    ap.add_argument("--pose-prior", type=float, default=1.0, help="as make_labels.py")
+    args = ap.parse_args()
+    bfm = load_bfm()
+    pack = load_pack(args.pack)
+    model = load_model(args.model, args.weights, "cpu").eval()
+    dev = DevSet(pack["dev"], None, "cpu")
+    student = predict_dev(model, dev, TrainConfig(device="cpu"))
+    model.eval()
+    teacher, refined, samples = dev_fits(Path(args.shared), bfm, args.prior, args.pose_prior)
+    gt = np.stack([s.pt3d_68 for s in samples])
+    if not np.allclose(gt, dev.gt, atol=1e-3):
+        raise SystemExit("the pack's dev split and ../shared's differ: rebuild the pack")
+    bins = yaw_bins(dev.yaw)
+
+    print("### 68-point 2D NME by landmark group (dev, GT-box crops): 0-30 / 30-60 / 60-90 | balanced\n")
+    print("| group | teacher | bal. | refined labels | bal. | student | bal. |\n|---|---|---|---|---|---|---|")
+    preds = {"teacher": teacher, "refined": refined, "student": student}
+    per = {name: nme_68_groups(p, gt, 2) | {"all": nme_68(p, gt, 2)} for name, p in preds.items()}
+    for group in per["student"]:
+        cells = []
+        for name in preds:
+            sm = summarize(per[name][group] * 100, bins)
+            cells += [" / ".join(f"{sm[b]:.2f}" for b in YAW_BIN_LABELS), f"{sm['balanced']:.2f}"]
+        print(f"| {group} | " + " | ".join(cells) + " |")
+    share = {g: per["student"][g].mean() * (sl.stop - sl.start) for g, sl in LANDMARK_GROUPS.items()}
+    total = sum(share.values())
+    print("\nShare of the student's 68-point error: "
+          + ", ".join(f"{g} {100 * v / total:.0f} %" for g, v in share.items()))
+
+    print("\n### Fit to the labels (68-pt 2D NME against the refined labels): 0-30 / 30-60 / 60-90 | balanced\n")
+    print("| comparison | 0-30 / 30-60 / 60-90 | balanced |\n|---|---|---|")
+    print(_row("teacher vs refined labels, dev", nme_68(teacher, refined, 2), bins))
+    print(_row("student vs refined labels, dev", nme_68(student, refined, 2), bins))
+    e, yaw = train_fit(model, pack, args.n_train)
+    print(_row(f"student vs its training labels, {args.n_train} training faces", e, yaw_bins(np.abs(yaw))))
+
+
+if __name__ == "__main__":
+    main()
