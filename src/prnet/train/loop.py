@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -199,10 +200,12 @@ def train(cfg: TrainConfig) -> dict[str, float]:
             bar.n = int(min(time.time() - start, budget))
             bar.set_postfix(loss=f"{loss_ema:.3f}", seen=seen, lr=f"{lr:.1e}")
             log.writerow([step, seen, round(prior_s + time.time() - start, 1), f"{lr:.3e}", f"{loss_ema:.4f}", ""])
+            log_f.flush()  # a live log: `tail -f log.csv` during long runs
         if dev is not None and time.time() - last_eval > cfg.eval_every_min * 60:
             metrics = evaluate(model, dev, cfg)
             last_eval = time.time()
             log.writerow([step, seen, round(prior_s + time.time() - start, 1), f"{lr:.3e}", "", metrics["nme2d_balanced"]])
+            log_f.flush()
             tqdm.write(f"step {step} seen {seen}: dev 2D NME {metrics}")
             _save(model, opt, cfg, out, seen, prior_s + time.time() - start, metrics)
     bar.close()
@@ -218,8 +221,16 @@ def train(cfg: TrainConfig) -> dict[str, float]:
 
 
 def _save(model, opt, cfg: TrainConfig, out: Path, seen: int, seconds: float, metrics: dict) -> None:
+    """Write the checkpoint files, each atomically (a run killed mid-save keeps the previous one)."""
     sd = {k: v.detach().float().contiguous().cpu() for k, v in model.state_dict().items()}
-    save_file(sd, str(out / "model.safetensors"), metadata={"model": cfg.model})
-    torch.save({"optimizer": opt.state_dict(), "samples_seen": seen, "train_seconds": seconds}, out / "state.pt")
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    _atomic(out / "model.safetensors", lambda f: save_file(sd, str(f), metadata={"model": cfg.model}))
+    state = {"optimizer": opt.state_dict(), "samples_seen": seen, "train_seconds": seconds}
+    _atomic(out / "state.pt", lambda f: torch.save(state, f))
+    _atomic(out / "config.json", lambda f: f.write_text(json.dumps(asdict(cfg), indent=2)))
+    _atomic(out / "metrics.json", lambda f: f.write_text(json.dumps(metrics, indent=2)))
+
+
+def _atomic(path: Path, write) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
