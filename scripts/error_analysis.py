@@ -41,9 +41,12 @@ from prnet.train.posmap import PosmapRenderer
 from prnet.uv.layout import load_layout
 
 
-def _row(name: str, nme: np.ndarray, bins: np.ndarray) -> str:
-    s = summarize(nme * 100, bins)
-    return f"| {name} | " + " / ".join(f"{s[b]:.2f}" for b in YAW_BIN_LABELS) + f" | **{s['balanced']:.2f}** |"
+def _row(name: str, pred: np.ndarray, label: np.ndarray, bins: np.ndarray) -> str:
+    """Markdown row: 68-point NME by bin and balanced, then each landmark group's balanced NME."""
+    s = summarize(nme_68(pred, label, 2) * 100, bins)
+    groups = [summarize(e * 100, bins)["balanced"] for e in nme_68_groups(pred, label, 2).values()]
+    return (f"| {name} | " + " / ".join(f"{s[b]:.2f}" for b in YAW_BIN_LABELS)
+            + f" | **{s['balanced']:.2f}** | " + " / ".join(f"{g:.2f}" for g in groups) + " |")
 
 
 def dev_fits(shared: Path, bfm, prior: float, pose_prior: float) -> tuple[np.ndarray, np.ndarray, list]:
@@ -70,9 +73,9 @@ def dev_fits(shared: Path, bfm, prior: float, pose_prior: float) -> tuple[np.nda
 
 
 @torch.no_grad()
-def train_fit(model: torch.nn.Module, pack: dict, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Student vs its own refined labels on ``n`` random training faces (PRNet crop, no
-    augmentation, mirrored borders): (n,) 2D NME and the faces' yaw."""
+def train_fit(model: torch.nn.Module, pack: dict, n: int, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """The student on ``n`` random training faces (PRNet crop, no augmentation, mirrored
+    borders): its (n, 68, 3) landmarks, those of its refined labels, and the faces' yaw."""
     tr = pack["train"]
     idx = np.sort(np.random.default_rng(seed).choice(len(tr["params"]), n, replace=False))
     imgs = decode_images(tr["blob"], tr["offsets"])[idx]
@@ -86,7 +89,7 @@ def train_fit(model: torch.nn.Module, pack: dict, n: int, seed: int = 0) -> tupl
     pred = np.concatenate([
         model(x[i : i + 32].contiguous(memory_format=torch.channels_last))[:, :, ku[:, 1], ku[:, 0]]
         .permute(0, 2, 1).float().numpy() for i in range(0, n, 32)])
-    return nme_68(pred, label, 2), tr["yaw"][idx]
+    return pred, label, tr["yaw"][idx]
 
 
 def main() -> None:
@@ -127,11 +130,13 @@ def main() -> None:
           + ", ".join(f"{g} {100 * v / total:.0f} %" for g, v in share.items()))
 
     print("\n### Fit to the labels (68-pt 2D NME against the refined labels): 0-30 / 30-60 / 60-90 | balanced\n")
-    print("| comparison | 0-30 / 30-60 / 60-90 | balanced |\n|---|---|---|")
-    print(_row("teacher vs refined labels, dev", nme_68(teacher, refined, 2), bins))
-    print(_row("student vs refined labels, dev", nme_68(student, refined, 2), bins))
-    e, yaw = train_fit(model, pack, args.n_train)
-    print(_row(f"student vs its training labels, {args.n_train} training faces", e, yaw_bins(np.abs(yaw))))
+    print("| comparison | 0-30 / 30-60 / 60-90 | balanced | " + " / ".join(LANDMARK_GROUPS)
+          + " (balanced) |\n|---|---|---|---|")
+    print(_row("teacher vs refined labels, dev", teacher, refined, bins))
+    print(_row("student vs refined labels, dev", student, refined, bins))
+    pred, label, yaw = train_fit(model, pack, args.n_train)
+    print(_row(f"student vs its training labels, {args.n_train} training faces", pred, label,
+               yaw_bins(np.abs(yaw))))
 
 
 if __name__ == "__main__":
