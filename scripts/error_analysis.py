@@ -13,10 +13,8 @@
 from __future__ import annotations
 
 import argparse
-import pickle
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -35,7 +33,7 @@ from prnet.models.teacher import load_teacher
 from prnet.models.weights import load_model
 from prnet.train.augment import crop_affines, warp_images
 from prnet.train.data import decode_images, load_pack
-from prnet.train.labels import crop_vertices, refine_params, roi_matrix, run_teacher, teacher_roi
+from prnet.train.labels import crop_vertices, fit_samples, refine_params
 from prnet.train.loop import DevSet, TrainConfig, predict_dev
 from prnet.train.posmap import PosmapRenderer
 from prnet.uv.layout import load_layout
@@ -52,18 +50,9 @@ def _row(name: str, pred: np.ndarray, label: np.ndarray, bins: np.ndarray) -> st
 def dev_fits(shared: Path, bfm, prior: float, pose_prior: float) -> tuple[np.ndarray, np.ndarray, list]:
     """Teacher and refined (dev's own 21 points) 68 landmarks in image coordinates."""
     samples = load_aflw2000(shared / "data/aflw2000-3d-dev")
-    Ms, crops = [], []
-    for s in samples:
-        img = cv2.imread(str(s.image_path))[..., ::-1]
-        M = roi_matrix(teacher_roi(s.pt3d_68, 1.5))
-        Ms.append(M)
-        crops.append(cv2.warpAffine(img, M, (120, 120), flags=cv2.INTER_LINEAR))
-    with open(shared / "teacher/3ddfa_v2/configs/param_mean_std_62d_120x120.pkl", "rb") as f:
-        std = pickle.load(f)["std"]
-    params = run_teacher(load_teacher(shared / "teacher/3ddfa_v2"), np.stack(crops))
-    pts = np.stack([np.where(s.pt2d_21[:, :1] >= 0, s.pt2d_21 @ M[:, :2].T + M[:, 2], -1)
-                    if len(s.pt2d_21) == 21 else -np.ones((21, 2)) for s, M in zip(samples, Ms)])
-    refined, _ = refine_params(bfm, params, pts, std, prior=prior, pose_prior=pose_prior)
+    net = load_teacher(shared / "teacher/3ddfa_v2")
+    params, Ms, pts = fit_samples(net, samples)
+    refined, _ = refine_params(bfm, params, pts, net.param_std.numpy(), prior=prior, pose_prior=pose_prior)
 
     def to_image(p: np.ndarray) -> np.ndarray:
         V = crop_vertices(bfm, p, bfm.keypoints)

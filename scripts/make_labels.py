@@ -8,7 +8,6 @@ the fits before/after refinement, by yaw bin).
 from __future__ import annotations
 
 import argparse
-import pickle
 from pathlib import Path
 
 import cv2
@@ -52,8 +51,7 @@ def main() -> None:
                       for n in tqdm(names, desc="read crops")])
     teacher = load_teacher(shared / "teacher/3ddfa_v2")
     params = run_teacher(teacher, crops)
-    with open(shared / "teacher/3ddfa_v2/configs/param_mean_std_62d_120x120.pkl", "rb") as f:
-        std = pickle.load(f)["std"]
+    std = teacher.param_std.numpy().astype(np.float64)
     pts = ann["pts21"][idx].transpose(0, 2, 1).astype(np.float64)
     vis = (pts >= 0).all(-1, keepdims=True)
     M = np.stack([roi_matrix(r) for r in roi[idx]])

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
-
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -13,7 +10,7 @@ from prnet.eval.aflw2000 import load_aflw2000
 from prnet.eval.metrics import nme_68
 from prnet.geometry.crop import uncrop_points
 from prnet.train.augment import crop_affines, warp_images
-from prnet.train.labels import crop_vertices, refine_params, roi_matrix, run_teacher, teacher_roi
+from prnet.train.labels import crop_vertices, fit_samples, refine_params
 from prnet.train.posmap import PosmapRenderer, renderer_arrays
 from prnet.uv.layout import load_layout
 
@@ -28,15 +25,8 @@ def teacher_fits(shared_dir, dev16):
     from prnet.models.teacher import load_teacher
 
     net = load_teacher(shared_dir / "teacher/3ddfa_v2")
-    Ms, crops = [], []
-    for s in dev16:
-        img = cv2.imread(str(s.image_path))[..., ::-1]
-        M = roi_matrix(teacher_roi(s.pt3d_68, 1.5))
-        Ms.append(M)
-        crops.append(cv2.warpAffine(img, M, (120, 120), flags=cv2.INTER_LINEAR))
-    with open(shared_dir / "teacher/3ddfa_v2/configs/param_mean_std_62d_120x120.pkl", "rb") as f:
-        std = pickle.load(f)["std"]
-    return run_teacher(net, np.stack(crops)), np.stack(Ms), std
+    params, Ms, pts = fit_samples(net, dev16)
+    return params, Ms, pts, net.param_std.numpy()
 
 
 def _nme(bfm, params, Ms, dev16):
@@ -47,15 +37,13 @@ def _nme(bfm, params, Ms, dev16):
 
 def test_teacher_reproduces_aflw2000_landmarks(bfm, teacher_fits, dev16):
     """Our teacher implementation + camera convention: ~3-4 % NME (published teacher ≈ 3.5)."""
-    params, Ms, _ = teacher_fits
+    params, Ms, _, _ = teacher_fits
     nme = _nme(bfm, params, Ms, dev16)
     assert np.mean(nme) < 0.05, np.mean(nme)
 
 
 def test_refinement_moves_fits_towards_annotations(bfm, teacher_fits, dev16):
-    params, Ms, std = teacher_fits
-    pts = np.stack([np.where(s.pt2d_21[:, :1] >= 0, s.pt2d_21 @ M[:, :2].T + M[:, 2], -1)
-                    if len(s.pt2d_21) == 21 else -np.ones((21, 2)) for s, M in zip(dev16, Ms)])
+    params, Ms, pts, std = teacher_fits
     refined, sim = refine_params(bfm, params, pts, std, iters=100)
     before, after = _nme(bfm, params, Ms, dev16), _nme(bfm, refined, Ms, dev16)
     assert np.mean(after) < np.mean(before)

@@ -6,10 +6,13 @@ mesh in crop coordinates is ``crop_vertices(bfm, params)``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
 from prnet.bfm import BFM
+from prnet.eval.aflw2000 import AFLWSample
 from prnet.models.teacher import TEACHER_SIZE, TeacherNet, preprocess, split_params
 
 # y of the teacher's camera output is flipped into image rows as ``Y_FLIP − y`` (x, z shifted by −1),
@@ -36,6 +39,30 @@ def run_teacher(net: TeacherNet, crops_rgb: np.ndarray, batch: int = 256) -> np.
     """(B, 120, 120, 3) RGB uint8 crops → (B, 62) parameters."""
     out = [net(preprocess(crops_rgb[i : i + batch])).numpy() for i in range(0, len(crops_rgb), batch)]
     return np.concatenate(out, 0).astype(np.float32)
+
+
+def fit_samples(net: TeacherNet, samples: Sequence[AFLWSample]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Teacher fits of AFLW2000-3D samples, framed like the training crops (:func:`teacher_roi`
+    of ``pt3d_68``).
+
+    Returns:
+        (B, 62) parameters, (B, 2, 3) image → crop matrices, and (B, 21, 2) the 21 AFLW points
+        in crop pixels (−1 where not annotated), ready for :func:`refine_params`.
+    """
+    import cv2
+
+    from prnet.io.image import read_image
+
+    Ms, crops, pts = [], [], []
+    for s in samples:
+        M = roi_matrix(teacher_roi(s.pt3d_68, 1.5))
+        Ms.append(M)
+        crops.append(cv2.warpAffine(read_image(s.image_path), M, (TEACHER_SIZE, TEACHER_SIZE),
+                                    flags=cv2.INTER_LINEAR))
+        p = np.asarray(s.pt2d_21, np.float64).reshape(-1, 2)
+        pts.append(np.where(p[:, :1] >= 0, p @ M[:, :2].T + M[:, 2], -1.0) if len(p) == 21
+                   else -np.ones((21, 2)))
+    return run_teacher(net, np.stack(crops)), np.stack(Ms), np.stack(pts)
 
 
 def camera_to_crop(x: np.ndarray) -> np.ndarray:
