@@ -6,6 +6,8 @@
 2. How well the student fits its labels: student vs refined labels on dev, and on training
    faces (no augmentation); teacher vs refined labels on dev for scale. Equal train and dev
    figures mean underfitting (more capacity/compute helps), not overfitting (more data helps).
+3. How much of each method's error is systematic: the length of the mean offset of each point
+   over a yaw bin (x mirrored so that all faces turn the same way), as % of the GT box.
 
     python scripts/error_analysis.py --shared ../shared --pack pack [--weights W] [--n-train 400]
 """
@@ -126,6 +128,20 @@ def main() -> None:
     pred, label, yaw = train_fit(model, pack, args.n_train)
     print(_row(f"student vs its training labels, {args.n_train} training faces", pred, label,
                yaw_bins(np.abs(yaw))))
+
+    print("\n### Systematic part: |mean offset| per point over the bin, averaged over the group "
+          "(68-pt mean error in brackets), % of sqrt(w·h)\n")
+    print("| method | bin | all 68 | " + " | ".join(LANDMARK_GROUPS) + " |\n|---|---|---|"
+          + "---|" * len(LANDMARK_GROUPS))
+    norm = np.sqrt(np.prod(gt[..., :2].max(1) - gt[..., :2].min(1), 1))
+    for name in preds:
+        r = (preds[name][..., :2] - gt[..., :2]) / norm[:, None, None] * 100
+        r[..., 0] *= np.sign(dev.yaw)[:, None]
+        for b, label in enumerate(YAW_BIN_LABELS):
+            bias = np.linalg.norm(r[bins == b].mean(0), axis=-1)
+            err = np.linalg.norm(r[bins == b], axis=-1).mean()
+            cells = [f"{bias[sl].mean():.2f}" for sl in LANDMARK_GROUPS.values()]
+            print(f"| {name} | {label} | {bias.mean():.2f} ({err:.2f}) | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
