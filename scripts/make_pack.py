@@ -60,11 +60,11 @@ def main() -> None:
         Ms.append(M)
         dev.append(warp_crop(img, M))
     blob, offsets = encode_images(dev, ".jpg", 90)
-    np.savez(out / "dev.npz", blob=blob, offsets=offsets, M=np.stack(Ms).astype(np.float32),
+    np.savez_compressed(out / "dev.npz", blob=blob, offsets=offsets, M=np.stack(Ms).astype(np.float32),
              gt68=np.stack([s.pt3d_68 for s in samples]),
              yaw=np.array([s.abs_yaw_deg for s in samples], np.float32))
 
-    np.savez(out / "renderer.npz", **renderer_arrays(bfm, layout))
+    np.savez_compressed(out / "renderer.npz", **renderer_arrays(bfm, layout))
     enc = load_teacher(shared / "teacher/3ddfa_v2").backbone.state_dict()
     save_file({k: v.half().numpy() if v.is_floating_point() else v.numpy() for k, v in enc.items()}, str(out / "teacher_encoder.safetensors"))
     total = sum(f.stat().st_size for f in out.iterdir() if f.name != "labels.npz")
