@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -18,7 +17,7 @@ from prnet import PRN
 from prnet.errors import PRNetError
 from prnet.models.teacher import load_teacher
 from prnet.train.data import encode_images
-from prnet.train.labels import roi_matrix, run_teacher, teacher_roi
+from prnet.train.labels import run_teacher, teacher_crop
 
 
 def main() -> None:
@@ -39,8 +38,7 @@ def main() -> None:
         if not faces:
             continue
         face = max(faces, key=lambda r: float(np.prod(r.box[2:] - r.box[:2])))
-        M = roi_matrix(teacher_roi(face.landmarks[:, :2], 1.5))
-        crops.append(cv2.warpAffine(face.image, M, (120, 120), flags=cv2.INTER_LINEAR))
+        crops.append(teacher_crop(face.image, face.landmarks[:, :2])[0])
         names.append(f.name)
     params = run_teacher(load_teacher(shared / "teacher/3ddfa_v2"), np.stack(crops))
     blob, offsets = encode_images(crops, ".webp", 65)

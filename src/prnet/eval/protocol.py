@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import cv2
 import numpy as np
 
 from prnet.bfm import BFM
@@ -198,11 +197,9 @@ class TeacherPredictor:
         self.layout = layout or load_layout()
 
     def __call__(self, image: np.ndarray, sample: AFLWSample) -> Prediction | None:
-        from prnet.models.teacher import TEACHER_SIZE
-        from prnet.train.labels import crop_vertices, roi_matrix, run_teacher, teacher_roi
+        from prnet.train.labels import crop_vertices, run_teacher, teacher_crop
 
-        m = roi_matrix(teacher_roi(sample.pt3d_68, 1.5))
-        crop = cv2.warpAffine(image, m, (TEACHER_SIZE, TEACHER_SIZE), flags=cv2.INTER_LINEAR)
+        crop, m = teacher_crop(image, sample.pt3d_68)
         params = run_teacher(self.net, crop[None])
         mesh = uncrop_points(crop_vertices(self.bfm, params)[0], m).astype(np.float64)
         verts = self.layout.vertices(self.layout.posmap_from_mesh(mesh))

@@ -41,6 +41,15 @@ def run_teacher(net: TeacherNet, crops_rgb: np.ndarray, batch: int = 256) -> np.
     return np.concatenate(out, 0).astype(np.float32)
 
 
+def teacher_crop(image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The teacher's 120×120 crop of an RGB image, framed by (K, ≥2) landmarks (:func:`teacher_roi`,
+    1.5 × their extent, like the training crops); returns the crop and its image → crop matrix."""
+    import cv2
+
+    M = roi_matrix(teacher_roi(points, 1.5))
+    return cv2.warpAffine(image, M, (TEACHER_SIZE, TEACHER_SIZE), flags=cv2.INTER_LINEAR), M
+
+
 def fit_samples(net: TeacherNet, samples: Sequence[AFLWSample]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Teacher fits of AFLW2000-3D samples, framed like the training crops (:func:`teacher_roi`
     of ``pt3d_68``).
@@ -49,16 +58,13 @@ def fit_samples(net: TeacherNet, samples: Sequence[AFLWSample]) -> tuple[np.ndar
         (B, 62) parameters, (B, 2, 3) image → crop matrices, and (B, 21, 2) the 21 AFLW points
         in crop pixels (−1 where not annotated), ready for :func:`refine_params`.
     """
-    import cv2
-
     from prnet.io.image import read_image
 
     Ms, crops, pts = [], [], []
     for s in samples:
-        M = roi_matrix(teacher_roi(s.pt3d_68, 1.5))
+        crop, M = teacher_crop(read_image(s.image_path), s.pt3d_68)
         Ms.append(M)
-        crops.append(cv2.warpAffine(read_image(s.image_path), M, (TEACHER_SIZE, TEACHER_SIZE),
-                                    flags=cv2.INTER_LINEAR))
+        crops.append(crop)
         p = np.asarray(s.pt2d_21, np.float64).reshape(-1, 2)
         pts.append(np.where(p[:, :1] >= 0, p @ M[:, :2].T + M[:, 2], -1.0) if len(p) == 21
                    else -np.ones((21, 2)))

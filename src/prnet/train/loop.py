@@ -196,7 +196,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         step += 1
         seen += cfg.batch
         if step % 20 == 0:
-            loss_ema = float(loss.detach()) if loss_ema is None else 0.9 * loss_ema + 0.1 * float(loss.detach())
+            value = float(loss.detach())
+            loss_ema = value if loss_ema is None else 0.9 * loss_ema + 0.1 * value
             bar.n = int(min(time.time() - start, budget))
             bar.set_postfix(loss=f"{loss_ema:.3f}", seen=seen, lr=f"{lr:.1e}")
             log.writerow([step, seen, round(prior_s + time.time() - start, 1), f"{lr:.3e}", f"{loss_ema:.4f}", ""])
