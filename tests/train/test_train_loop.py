@@ -60,3 +60,55 @@ def test_freeze_bn_keeps_batchnorm_statistics():
         assert model.training and bn.training is not freeze
         assert torch.equal(bn.running_mean, before) is freeze
         assert bn.weight.grad is not None  # the affine parameters still learn
+
+
+def test_compiled_forward_falls_back_to_eager(capsys):
+    import torch
+
+    from prnet.train.loop import CompiledForward
+
+    model = torch.nn.Linear(3, 2)
+    x = torch.rand(4, 3)
+
+    def broken_graph(m):
+        def run(_):
+            raise RuntimeError("inductor: no compiler")
+        return run
+
+    f = CompiledForward(model, broken_graph)
+    assert torch.equal(f(x), model(x)) and f.compiled is None  # failed once → eager for good
+    assert "training eagerly" in capsys.readouterr().out
+
+    def no_compile(m):
+        raise RuntimeError("compile unavailable")
+
+    g = CompiledForward(model, no_compile)
+    assert g.compiled is None and torch.equal(g(x), model(x))
+    h = CompiledForward(model, lambda m: m)  # a working "compiler" is used
+    assert h.compiled is model and torch.equal(h(x), model(x))
+
+
+def test_compiled_forward_check_compiles_backward_and_restores_state():
+    import contextlib
+
+    import torch
+
+    from prnet.train.loop import CompiledForward
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+
+    class FailsInBackward(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            raise RuntimeError("backward graph did not compile")
+
+    f = CompiledForward(model, lambda m: (lambda x: FailsInBackward.apply(m(x))))
+    f.check(torch.rand(8, 3), contextlib.nullcontext())
+    assert f.compiled is None  # fell back before the first real step
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # BN stats untouched
+    assert all(p.grad is None for p in model.parameters())

@@ -50,3 +50,10 @@ def _unet(width: float, decoder: tuple[int, ...]) -> nn.Module:
 @register("mobilenet_unet")
 def _mobilenet_unet() -> nn.Module:
     return _unet(0.5, (192, 128, 96, 64, 32))
+
+
+@register("mobilenet_unet_wide")
+def _mobilenet_unet_wide() -> nn.Module:
+    """The default network with a decoder twice as wide (1.6M parameters); start it from trained
+    ``mobilenet_unet`` weights with :func:`prnet.models.widen.widen_decoder`."""
+    return _unet(0.5, (384, 256, 192, 128, 64))
