@@ -25,8 +25,9 @@ from prnet.train.posmap import PosmapRenderer
 
 @torch.no_grad()
 def recalibrate(model: torch.nn.Module, images: torch.Tensor, kpts: torch.Tensor, mode: str,
-                batch: int, seed: int = 0) -> torch.nn.Module:
-    """Replace every BatchNorm's running statistics by their average over the given crops."""
+                batch: int, seed: int = 0, bf16: bool = False) -> torch.nn.Module:
+    """Replace every BatchNorm's running statistics by their average over the given crops
+    (optionally with the forward under bf16 autocast, as in GPU training)."""
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.reset_running_stats()
@@ -41,7 +42,8 @@ def recalibrate(model: torch.nn.Module, images: torch.Tensor, kpts: torch.Tensor
         x = warp_images(src, A, flip, reflect)
         if mode == "full":
             x = photometric(x, gen)
-        model(x.contiguous(memory_format=torch.channels_last))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            model(x.contiguous(memory_format=torch.channels_last))
     return model.eval()
 
 
@@ -53,6 +55,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--modes", default="stored,full")
     ap.add_argument("--seed", type=int, default=0, help="which training crops, and their augmentation")
+    ap.add_argument("--bf16", action="store_true", help="recompute under bf16 autocast (as the GPU trained)")
+    ap.add_argument("--train-loss", action="store_true",
+                    help="also the training loss on 256 other training faces (augmented, and clean crops)")
     args = ap.parse_args()
 
     pack = load_pack(Path(args.pack))
@@ -62,15 +67,47 @@ def main() -> None:
     images = torch.as_tensor(np.stack([crops[i] for i in sel])).permute(0, 3, 1, 2).contiguous()
     kpts = PosmapRenderer(pack["renderer"]).landmarks(torch.as_tensor(tr["params"][sel]))[..., :2]
     dev, cfg = DevSet(pack["dev"], None, "cpu"), TrainConfig(device="cpu")
+    held_out = _loss_batches(pack, crops, exclude=sel) if args.train_loss else None
     for mode in args.modes.split(","):
         t0 = time.time()
         model = load_model(weights=args.weights).float()
         if mode != "stored":
-            recalibrate(model, images, kpts, mode, args.batch, args.seed)
+            recalibrate(model, images, kpts, mode, args.batch, args.seed, args.bf16)
         r = evaluate(model, dev, cfg)
         bins = " / ".join(f"{r[f'nme2d_{k}']:.2f}" for k in ("0-30", "30-60", "60-90"))
-        print(f"{mode:7s} dev 2D NME {bins} / balanced {r['nme2d_balanced']:.2f}  ({time.time() - t0:.0f} s)",
+        loss = "" if held_out is None else "; training loss augmented {:.3f}, clean {:.3f}".format(
+            *(_loss(model, x, y, held_out[2]) for x, y in held_out[:2]))
+        print(f"{mode:7s} dev 2D NME {bins} / balanced {r['nme2d_balanced']:.2f}{loss}  ({time.time() - t0:.0f} s)",
               flush=True)
+
+
+def _loss_batches(pack, crops, exclude: np.ndarray, n: int = 256):
+    """(augmented x, y), (clean x, y) and the loss weights for ``n`` training faces not in ``exclude``."""
+    from prnet.uv.layout import load_layout
+
+    tr = pack["train"]
+    rest = np.setdiff1d(np.arange(len(tr["params"])), exclude)
+    sel = np.sort(np.random.default_rng(7).choice(rest, n, replace=False))
+    src = torch.as_tensor(np.stack([crops[i] for i in sel])).permute(0, 3, 1, 2).float() / 255
+    renderer = PosmapRenderer(pack["renderer"])
+    params = torch.as_tensor(tr["params"][sel])
+    kpts = renderer.landmarks(params)[..., :2]
+    gen = torch.Generator().manual_seed(3)
+    A, flip = crop_affines(kpts, gen), torch.rand(n, generator=gen) < 0.5
+    aug = (photometric(warp_images(src, A, flip, torch.rand(n, generator=gen) < 0.7), gen), renderer(params, A, flip))
+    A0 = crop_affines(kpts, gen, augment=False)
+    clean = (warp_images(src, A0, None, torch.ones(n, dtype=torch.bool)), renderer(params, A0, None))
+    w = torch.as_tensor(load_layout().weight_mask)
+    return aug, clean, (w / w.mean())[None, None]
+
+
+@torch.no_grad()
+def _loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> float:
+    """The training loss (UV-weighted L1, px) in eval mode."""
+    model.eval()  # evaluate() leaves the model in training mode
+    total = sum(float(((model(x[i : i + 16].contiguous(memory_format=torch.channels_last)) - y[i : i + 16]).abs()
+                       * w).mean()) * len(x[i : i + 16]) for i in range(0, len(x), 16))
+    return total / len(x)
 
 
 if __name__ == "__main__":

@@ -112,3 +112,20 @@ def test_compiled_forward_check_compiles_backward_and_restores_state():
     assert f.compiled is None  # fell back before the first real step
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # BN stats untouched
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_every_train_flag_is_documented():
+    import argparse
+    from dataclasses import fields
+
+    from prnet.train.cli import HELP, add_arguments, config_from_args
+    from prnet.train.loop import TrainConfig
+
+    names = {f.name for f in fields(TrainConfig)} - {"extra"}
+    assert names == set(HELP)
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    text = p.format_help()
+    assert "mobilenet_unet_wide" in text and "(default: 128)" in text
+    cfg = config_from_args(p.parse_args(["--model", "mobilenet_unet_wide", "--compile", "true", "--batch", "4"]))
+    assert cfg.model == "mobilenet_unet_wide" and cfg.compile is True and cfg.batch == 4

@@ -6,7 +6,36 @@ import argparse
 import json
 from dataclasses import fields
 
+from prnet.models import list_models
 from prnet.train.loop import TrainConfig
+
+
+HELP = {
+    "pack": "data pack folder (scripts/make_pack.py)",
+    "out": "output folder: model.safetensors, state.pt, config.json, log.csv, metrics.json",
+    "model": "registered network",
+    "init": "teacher (encoder from the 3DDFA_V2 teacher) | none | a model.safetensors; weights of "
+            "mobilenet_unet into mobilenet_unet_wide are widened without changing the output",
+    "resume": "folder of an earlier run: continue its weights, optimizer and counters",
+    "labels": "refined (teacher fits refined against the 21 AFLW points) | teacher",
+    "minutes": "training time budget; the cosine learning-rate schedule spans it",
+    "max_steps": "stop after this many steps (tests, rehearsals)",
+    "batch": "batch size",
+    "lr": "peak learning rate (AdamW)",
+    "weight_decay": "AdamW weight decay",
+    "warmup_steps": "linear warm-up steps",
+    "flip": "probability of a horizontal flip (image and position map)",
+    "reflect_pad": "share of crops padded by mirroring instead of zeros",
+    "kpt_weight": "extra loss weight of the 68 landmark texels, on top of the UV weight mask",
+    "freeze_bn": "keep BatchNorm statistics fixed (true for small-batch CPU fine-tuning)",
+    "eval_every_min": "minutes between dev evaluations (each also writes a checkpoint)",
+    "dev_limit": "evaluate only the first N dev images",
+    "amp": "bf16 | fp16 | none (autocast, CUDA only)",
+    "channels_last": "channels-last memory format (true/false)",
+    "compile": "torch.compile the training forward; falls back to eager if compiling fails",
+    "device": "cuda | cpu (default: cuda when available)",
+    "seed": "seed of the sample order and augmentation",
+}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,7 +46,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         kind = {"int": int, "float": float, "bool": _bool}.get(str(f.type).split(" ")[0], str)
         if f.type in ("int | None", "str | None"):
             kind = int if f.type.startswith("int") else str
-        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=None)
+        text = HELP[f.name] + (f": {', '.join(list_models())}" if f.name == "model" else "")
+        if f.default is not None and f.name != "device":
+            text += f" (default: {f.default})"
+        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=None,
+                       metavar=f.name.upper(), help=text)
 
 
 def _bool(s: str) -> bool:
