@@ -31,8 +31,7 @@ def _spread(w: torch.Tensor, g: torch.Tensor, noise: float, gen: torch.Generator
     out = w[:, g] / counts[g].view(shape)
     if noise > 0:
         eps = torch.randn(out.shape, generator=gen, dtype=out.dtype) * noise * w.abs().mean()
-        group_mean = torch.zeros(w.shape[0], w.shape[1], *w.shape[2:], dtype=w.dtype)
-        group_mean.index_add_(1, g, eps)
+        group_mean = torch.zeros_like(w).index_add_(1, g, eps)
         eps = eps - (group_mean / counts.view(shape))[:, g]
         out = out + eps
     return out
@@ -59,11 +58,10 @@ def widen_decoder(narrow: MobileNetUNet, widths: tuple[int, ...], noise: float =
     wide.residual_scale = narrow.residual_scale
     g_in: torch.Tensor | None = None  # channel map of the previous block's output
     for a, b in zip(narrow.decoder, wide.decoder, strict=True):
-        cout = a.reduce[0].out_channels
-        g = channel_map(cout, b.reduce[0].out_channels, gen)
+        g = channel_map(a.reduce[0].out_channels, b.reduce[0].out_channels, gen)
         w = a.reduce[0].weight[g]  # (cout, cin + cskip, 1, 1): the upsampled input first, then the skip
         if g_in is not None:
-            cin = len(torch.unique(g_in))
+            cin = int(g_in.max()) + 1  # the previous block's narrow width
             w = torch.cat([_spread(w[:, :cin], g_in, noise, gen), w[:, cin:]], 1)
         b.reduce[0].weight.copy_(w)
         _copy_bn(b.reduce[1], a.reduce[1], g)
