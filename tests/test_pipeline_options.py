@@ -41,10 +41,23 @@ def test_precision_options_are_checked():
 
     with pytest.raises(PRNetError, match="precision must be one of"):
         PRN(device="cpu", precision="int8")
-    with pytest.raises(PRNetError, match="precision bf16 needs a CUDA device"):
-        PRN(device="cpu", precision="bf16")
     with pytest.raises(PRNetError, match="precision fp16 needs a CUDA device"):
         PRN(device="cpu", half=True)
     with pytest.raises(PRNetError, match="batch_size must be >= 1"):
         PRN(device="cpu", batch_size=0)
     assert PRN(device="cpu").batch_size == 1
+
+
+def test_cpu_bf16_where_native(prn, crop, monkeypatch):
+    from prnet import PRN
+    from prnet.errors import PRNetError
+    from prnet.models import precision
+
+    monkeypatch.setattr(precision, "cpu_has_bf16", lambda: False)
+    with pytest.raises(PRNetError, match="this CPU has no native bf16"):
+        PRN(device="cpu", precision="bf16")
+    monkeypatch.setattr(precision, "cpu_has_bf16", lambda: True)
+    fast = PRN(device="cpu", precision="bf16")
+    d = np.abs(fast.predict_crops(crop[None]) - prn.predict_crops(crop[None]))[0][prn.layout.face_mask]
+    assert fast.predict_crops(crop[None]).dtype == np.float32
+    assert np.median(d) < 0.5  # crop pixels: bf16 moves the surface by a fraction of a pixel

@@ -31,6 +31,7 @@ from prnet.geometry.crop import (
 from prnet.geometry.frontalize import frontalize
 from prnet.geometry.pose import Pose, estimate_pose
 from prnet.io.image import read_image, to_rgb_uint8
+from prnet.models.precision import PRECISIONS, autocast, effective_precision
 from prnet.render import Raster, rasterize, render_depth, sample_bilinear, vertex_visibility
 from prnet.uv.layout import RES, UVLayout, load_layout
 
@@ -41,9 +42,6 @@ log = logging.getLogger(__name__)
 DETECTOR_CROP = {"scale": 1.49, "shift": 0.061}
 
 ImageLike = str | os.PathLike | bytes | np.ndarray
-_AUTOCAST = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
-
-
 @dataclass(frozen=True, eq=False)
 class FaceResult:
     """One reconstructed face. Arrays are in the input image's pixel coordinates (y down, z
@@ -188,6 +186,18 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def _check_precision(precision: str, device: str) -> str:
+    if precision not in PRECISIONS:
+        raise PRNetError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if effective_precision(device, precision) != precision:
+        if precision == "fp16":
+            raise PRNetError(f"precision fp16 needs a CUDA device (got {device}); on the CPU use bf16 "
+                             "where the processor has it, or fp32")
+        raise PRNetError(f"precision bf16 on {device}: this CPU has no native bf16 (AVX512-BF16 or AMX), "
+                         "where it would be slower than fp32; use fp32")
+    return precision
+
+
 class PRN:
     """Dense 3D face reconstruction and alignment (PRNet) with a bundled model and detector.
 
@@ -204,8 +214,9 @@ class PRN:
             mirror image (through the layout's symmetry map); twice the network time, lower
             error (dev balanced 2D NME 3.64 → 3.53).
         half: shorthand for ``precision="fp16"``.
-        precision: "fp32" (default), or "fp16" / "bf16" autocast on CUDA (the mean-face
-            residual is added in fp32, so positions keep full precision).
+        precision: "fp32" (default), or "fp16" / "bf16" autocast on CUDA, or "bf16" on a CPU
+            with native bf16 (AVX512-BF16/AMX; measured: 2x faster, dev balanced 2D NME 3.639 →
+            3.648). The mean-face residual is added in fp32, so positions keep full precision.
 
     Raises:
         prnet.errors.WeightsError: no usable weights.
@@ -224,12 +235,7 @@ class PRN:
         if batch_size < 1:
             raise PRNetError(f"batch_size must be >= 1, got {batch_size}")
         self.net = load_model(model, weights, self.device)
-        precision = "fp16" if half else precision
-        if precision not in _AUTOCAST:
-            raise PRNetError(f"precision must be one of {sorted(_AUTOCAST)}, got {precision!r}")
-        if precision != "fp32" and not self.device.startswith("cuda"):
-            raise PRNetError(f"precision {precision} needs a CUDA device (got {self.device})")
-        self.precision = precision
+        self.precision = _check_precision("fp16" if half else precision, self.device)
         self._detector_spec = detector
         self._detector: FaceDetector | None = detector if not isinstance(detector, str) else None
         self.batch_size = batch_size
@@ -260,8 +266,7 @@ class PRN:
         return np.concatenate(out) if out else np.zeros((0, CROP, CROP, 3), np.float32)
 
     def _forward(self, x: torch.Tensor) -> np.ndarray:
-        dtype = _AUTOCAST[self.precision]
-        with torch.autocast("cuda", dtype=dtype, enabled=dtype is not None):
+        with autocast(self.device, self.precision):
             y = self.net(x)
         return y.float().permute(0, 2, 3, 1).cpu().numpy()
 

@@ -68,3 +68,18 @@ def test_training_init_widens_a_narrow_checkpoint(tmp_path):
     x = torch.rand(1, 3, 256, 256)
     with torch.no_grad():
         assert (narrow(x) - wide.eval()(x)).abs().max() < 1e-2
+
+
+def test_training_init_refuses_what_cannot_widen(tmp_path):
+    from prnet.errors import PRNetError
+    from prnet.models import create_model
+    from prnet.train.loop import TrainConfig, _init_model
+
+    wide = tmp_path / "wide.safetensors"
+    save_weights(create_model("mobilenet_unet_wide"), wide, "mobilenet_unet_wide", half=False)
+    with pytest.raises(PRNetError, match="can be widened, not narrowed"):
+        _init_model(TrainConfig(model="mobilenet_unet", init=str(wide), device="cpu"), tmp_path)
+    res = tmp_path / "resfcn.safetensors"
+    save_weights(create_model("resfcn256"), res, "resfcn256", half=False)
+    with pytest.raises(PRNetError, match="weights of resfcn256 cannot start mobilenet_unet_wide"):
+        _init_model(TrainConfig(model="mobilenet_unet_wide", init=str(res), device="cpu"), tmp_path)

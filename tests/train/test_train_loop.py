@@ -42,6 +42,46 @@ def test_labels_pack_train_resume(shared_dir, bfm, tmp_path):
     _run("-m", "prnet", "train", "--out", str(run2), "--resume", str(run1), "--init", "none", *common)
     m2 = json.loads((run2 / "metrics.json").read_text())
     assert m2["samples_seen"] == 8  # counters continue from the checkpoint
+    # with a moving average of the weights: the average is model.safetensors, the optimised
+    # weights raw.safetensors, and a resumed run continues both
+    from safetensors.torch import load_file
+
+    run3, run4 = tmp_path / "run3", tmp_path / "run4"
+    _run("-m", "prnet", "train", "--out", str(run3), "--ema", "0.9", "--lr", "1e-2", *common)
+    m3 = json.loads((run3 / "metrics.json").read_text())
+    assert 0 < m3["nme2d_balanced"] < 100 and 0 < m3["raw_nme2d_balanced"] < 100
+    avg, raw = load_file(str(run3 / "model.safetensors")), load_file(str(run3 / "raw.safetensors"))
+    assert avg.keys() == raw.keys() and any(not avg[k].equal(raw[k]) for k in avg)
+    _run("-m", "prnet", "train", "--out", str(run4), "--resume", str(run3), "--init", "none", "--ema", "0.9",
+         *common)
+    m4 = json.loads((run4 / "metrics.json").read_text())
+    assert m4["samples_seen"] == 8 and "raw_nme2d_balanced" in m4
+
+
+def test_weight_ema_averages_weights_and_copies_counters():
+    import torch
+
+    from prnet.train.loop import WeightEMA
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 1), torch.nn.BatchNorm2d(2))
+    ema = WeightEMA(model, decay=0.5)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+        model[1].running_mean.fill_(4.0)
+        model[1].num_batches_tracked.fill_(7)
+    ema.update(model)  # first update: decay min(0.5, 2/11) = 2/11
+    d = 2 / 11
+    got = ema.model.state_dict()
+    for k in ("0.weight", "0.bias", "1.weight"):
+        assert torch.allclose(got[k], start[k] + (1 - d), atol=1e-6), k
+    assert torch.allclose(got["1.running_mean"], start["1.running_mean"] * d + 4.0 * (1 - d))
+    assert int(got["1.num_batches_tracked"]) == 7
+    for _ in range(200):
+        ema.update(model)
+    assert torch.allclose(got["0.weight"], model[0].weight, atol=1e-5)  # converges to constant weights
+    assert not any(p.requires_grad for p in ema.model.parameters()) and not ema.model.training
 
 
 def test_freeze_bn_keeps_batchnorm_statistics():
@@ -129,3 +169,43 @@ def test_every_train_flag_is_documented():
     assert "mobilenet_unet_wide" in text and "(default: 128)" in text
     cfg = config_from_args(p.parse_args(["--model", "mobilenet_unet_wide", "--compile", "true", "--batch", "4"]))
     assert cfg.model == "mobilenet_unet_wide" and cfg.compile is True and cfg.batch == 4
+
+
+@pytest.mark.parametrize("flags, message", [
+    ({"pack": "{tmp}/nowhere"}, "no train.npz or renderer.npz there"),
+    ({"model": "vgg"}, "--model vgg: unknown"),
+    ({"resume": "{tmp}/nowhere"}, "--resume .*: no model.safetensors there"),
+    ({"init": "teacher"}, "teacher_encoder.safetensors is missing"),
+    ({"init": "{tmp}/none.safetensors"}, "--init .*: no such file"),
+    ({"labels": "gt"}, "--labels gt: use one of refined, teacher"),
+    ({"amp": "int8"}, "--amp int8"),
+    ({"batch": 0}, "--batch 0: must be within"),
+    ({"ema": 1.0}, "--ema 1.0: must be within"),
+    ({"flip": 1.5}, "--flip 1.5: must be within"),
+    ({"device": "tpu:x"}, "--device tpu:x: not a torch device"),
+])
+def test_bad_configs_fail_before_any_work(tmp_path, flags, message):
+    from prnet.errors import PRNetError
+    from prnet.train.config import TrainConfig, check_config
+
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    for f in ("train.npz", "renderer.npz"):
+        (pack / f).write_bytes(b"")
+    base = {"pack": str(pack), "init": "none", "device": "cpu"}
+    base.update({k: v.format(tmp=tmp_path) if isinstance(v, str) else v for k, v in flags.items()})
+    with pytest.raises(PRNetError, match=message):
+        check_config(TrainConfig(**base))
+    check_config(TrainConfig(pack=str(pack), init="none", device="cpu"))  # the defaults pass
+
+
+def test_train_config_file_errors_are_one_line(tmp_path, capsys):
+    from prnet.cli import main
+
+    bad = tmp_path / "bad.json"
+    for text, message in [('{"batchsize": 4}', "unknown keys ['batchsize']"),
+                          ("[1, 2]", "not a JSON object"), ("{not json", "Expecting property name")]:
+        bad.write_text(text)
+        assert main(["train", "--config", str(bad)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("prnet: error: --config") and message in err and err.count("\n") == 1

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batches", type=int, nargs="+", default=None,
                    help="batch sizes (default: 1 8 32 on CPU, 1 64 256 on CUDA)")
     p.add_argument("--dtypes", nargs="+", choices=["fp32", "fp16", "bf16"], default=None,
-                   help="network dtypes (default: fp32 on CPU, all three on CUDA)")
+                   help="network dtypes (default: fp32 on CPU, plus bf16 where the CPU has it natively; all three on CUDA)")
     p.add_argument("--model", default=None, help="registered network name (default: bundled)")
     p.add_argument("--weights", default=None, help="safetensors weights instead of the bundled ones")
     p.add_argument("--no-cuda-graph", action="store_true", help="skip the CUDA-graph latency")

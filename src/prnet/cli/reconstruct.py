@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from prnet.cli import add_precision_argument
 from prnet.errors import ImageReadError, PRNetError, WeightsError
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ def _add_options(p: argparse.ArgumentParser, demo: bool) -> None:
                           "(default blazeface)")
     mdl.add_argument("--refine", action="store_true",
                      help="second pass: re-crop each face from its first-pass landmarks")
+    add_precision_argument(mdl)
     mdl.add_argument("--tta", action="store_true",
                      help="flip test-time augmentation: average with the mirrored crop (2x network time, "
                      "lower error)")
@@ -207,7 +209,7 @@ def _load_prn(args: argparse.Namespace):
     try:
         prn = PRN(model=args.model, weights=args.weights, device=args.device,
                   detector=args.detector, batch_size=args.batch_size, refine=args.refine,
-                  tta=args.tta)
+                  tta=args.tta, precision=args.precision)
     except WeightsError as exc:
         if args.weights and str(args.weights) not in str(exc):
             raise PRNetError(f"--weights {args.weights}: {exc}") from None

@@ -22,6 +22,7 @@ import torch
 
 from prnet.errors import PRNetError
 from prnet.models import create_model
+from prnet.models.precision import cpu_has_bf16
 
 __all__ = [
     "PIPELINE_STAGES",
@@ -290,7 +291,8 @@ def run_bench(
 
     The throughput table covers channels-last (the layout :class:`prnet.PRN` runs) and
     contiguous tensors; on CUDA in fp32/fp16/bf16 (``dtypes`` to restrict) plus a CUDA-graph
-    batch-1 latency, on the CPU in fp32 (one warm-up pass per configuration).
+    batch-1 latency, on the CPU in fp32, and bf16 where the CPU has it natively (one warm-up pass
+    per configuration).
 
     Returns:
         A JSON-ready dict with ``hardware``, ``pipeline`` (:func:`bench_pipeline`),
@@ -320,7 +322,8 @@ def run_bench(
     pipe = bench_pipeline(prn, path.read_bytes(), repeats=repeats)
     is_cuda = str(device).startswith("cuda")
     batches = tuple(batches or default_batches(device))
-    dtypes = tuple(dtypes or (("fp32", "fp16", "bf16") if is_cuda else ("fp32",)))
+    dtypes = tuple(dtypes or (("fp32", "fp16", "bf16") if is_cuda else ("fp32", "bf16") if cpu_has_bf16()
+                              else ("fp32",)))
     rows: list[dict] = []
     for cl in (True, False):
         say(f"network: {name}, dtypes {'/'.join(dtypes)}, batches {batches}, "

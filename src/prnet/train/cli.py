@@ -6,9 +6,9 @@ import argparse
 import json
 from dataclasses import fields
 
+from prnet.errors import PRNetError
 from prnet.models import list_models
-from prnet.train.loop import TrainConfig
-
+from prnet.train.config import TrainConfig
 
 HELP = {
     "pack": "data pack folder (scripts/make_pack.py)",
@@ -30,8 +30,11 @@ HELP = {
     "freeze_bn": "keep BatchNorm statistics fixed (true for small-batch CPU fine-tuning)",
     "eval_every_min": "minutes between dev evaluations (each also writes a checkpoint)",
     "dev_limit": "evaluate only the first N dev images",
-    "amp": "bf16 | fp16 | none (autocast, CUDA only)",
+    "amp": "bf16 | fp16 | none: autocast on CUDA; on the CPU bf16 where the processor has it natively "
+           "(AVX512-BF16/AMX: several times faster), otherwise fp32",
     "channels_last": "channels-last memory format (true/false)",
+    "ema": "decay of an exponential moving average of the weights (e.g. 0.999); the average is "
+           "evaluated and saved as model.safetensors, the optimised weights as raw.safetensors; 0 = off",
     "compile": "torch.compile the training forward; falls back to eager if compiling fails",
     "device": "cuda | cpu (default: cuda when available)",
     "seed": "seed of the sample order and augmentation",
@@ -60,12 +63,17 @@ def _bool(s: str) -> bool:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     base = {}
     if args.config:
-        with open(args.config) as fh:
-            base = json.load(fh)
+        try:
+            with open(args.config) as fh:
+                base = json.load(fh)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise PRNetError(f"--config {args.config}: {exc}") from None
+        if not isinstance(base, dict):
+            raise PRNetError(f"--config {args.config}: not a JSON object of TrainConfig fields")
     names = {f.name for f in fields(TrainConfig)}
     unknown = set(base) - names
     if unknown:
-        raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        raise PRNetError(f"--config {args.config}: unknown keys {sorted(unknown)}")
     base.update({k: v for k, v in vars(args).items() if k in names and v is not None})
     return TrainConfig(**base)
 

@@ -1,18 +1,21 @@
 """Time-budgeted, resumable training of a position-map network on a data pack.
 
 One call trains for ``minutes`` (cosine learning rate over that budget), evaluates on the dev
-split, and writes to ``out``: ``model.safetensors`` (weights), ``state.pt`` (optimizer + counters
-for resuming), ``config.json`` (the resolved config), ``log.csv`` and ``metrics.json``.
+split, and writes to ``out``: ``model.safetensors`` (the weights to use: their moving average
+when ``ema`` is on), ``raw.safetensors`` (with ``ema``: the optimised weights), ``state.pt``
+(optimizer + counters for resuming), ``config.json`` (the resolved config), ``log.csv`` and
+``metrics.json``.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -20,46 +23,19 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
+from prnet.errors import PRNetError
 from prnet.eval.metrics import nme_68, summarize, yaw_bins
 from prnet.models import create_model
 from prnet.models.mobilenet import MobileNetV1
+from prnet.models.precision import autocast
 from prnet.models.unet import MobileNetUNet
 from prnet.models.weights import load_weights, read_weights_meta
 from prnet.models.widen import widen_decoder
 from prnet.train.augment import crop_affines, photometric, warp_images
+from prnet.train.config import TrainConfig, check_config
 from prnet.train.data import decode_images, load_pack
 from prnet.train.posmap import PosmapRenderer
 from prnet.uv.layout import load_layout
-
-
-@dataclass
-class TrainConfig:
-    """Everything a run depends on (saved as config.json beside each checkpoint)."""
-
-    pack: str = "pack"
-    out: str = "runs/default"
-    model: str = "mobilenet_unet"
-    init: str = "teacher"  # teacher | none | path to a model.safetensors
-    resume: str | None = None  # folder of an earlier run: weights + optimizer + counters
-    labels: str = "refined"  # refined | teacher
-    minutes: float = 5.0
-    max_steps: int | None = None
-    batch: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    warmup_steps: int = 100
-    flip: float = 0.5
-    reflect_pad: float = 0.7  # share of crops padded by mirroring instead of zeros
-    kpt_weight: float = 0.0  # extra weight of the 68 landmark texels (on top of the UV mask)
-    freeze_bn: bool = False  # keep BatchNorm statistics fixed (small-batch fine-tuning, e.g. on CPU)
-    eval_every_min: float = 2.0
-    dev_limit: int | None = None
-    amp: str = "bf16"  # bf16 | fp16 | none (autocast on CUDA only)
-    channels_last: bool = True
-    compile: bool = False  # torch.compile the training forward (falls back to eager if it fails)
-    device: str = "cuda" if torch.cuda.is_available() else "cpu"
-    seed: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 class DevSet:
@@ -74,19 +50,21 @@ class DevSet:
 
 @torch.no_grad()
 def predict_dev(model: torch.nn.Module, dev: DevSet, cfg: TrainConfig, batch: int | None = None) -> np.ndarray:
-    """(B, 68, 3) landmarks of the dev crops, mapped back to image coordinates."""
+    """(B, 68, 3) landmarks of the dev crops, mapped back to image coordinates. In fp32, as
+    ``prnet eval`` runs (bf16 inference moves the bundled model's dev score by ~0.01)."""
     # large CPU batches spend their time allocating (400 crops, wide decoder, 1 thread: 5.5 → 1.9 min)
     batch = batch or (64 if cfg.device.startswith("cuda") else 4)
     layout = load_layout()
     ku = torch.as_tensor(layout.kpt_uv.astype(np.int64), device=cfg.device)
+    was_training = model.training
     model.eval()
     preds = []
     for i in range(0, len(dev.x), batch):
         x = dev.x[i : i + batch].float() / 255
-        with _autocast(cfg):
-            pm = model(x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x)
+        pm = model(x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x)
         preds.append(pm.float()[:, :, ku[:, 1], ku[:, 0]].permute(0, 2, 1).cpu().numpy())
-    _train_mode(model, cfg)
+    if was_training:
+        _train_mode(model, cfg)
     kp = np.concatenate(preds)
     Mi = np.stack([np.linalg.inv(np.vstack([m, [0, 0, 1]]))[:2] for m in dev.M])
     xy = np.einsum("bij,bkj->bki", Mi[:, :, :2], kp[..., :2]) + Mi[:, None, :, 2]
@@ -156,10 +134,29 @@ class CompiledForward:
         return self.model(x)
 
 
-def _autocast(cfg: TrainConfig):
-    if cfg.device.startswith("cuda") and cfg.amp != "none":
-        return torch.autocast("cuda", dtype=torch.bfloat16 if cfg.amp == "bf16" else torch.float16)
-    return torch.autocast("cpu", enabled=False)
+def _autocast(cfg: TrainConfig) -> torch.autocast:
+    return autocast(cfg.device, cfg.amp)
+
+
+class WeightEMA:
+    """Exponential moving average of a model's weights and floating-point buffers (Polyak
+    averaging). The decay ramps up as (1 + n) / (10 + n) over the first updates, so the average
+    does not cling to the starting weights."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        self.decay, self.updates = decay, 0
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        pairs = list(zip(self.model.state_dict().values(), model.state_dict().values()))
+        floats = [(e, m) for e, m in pairs if e.is_floating_point()]
+        torch._foreach_lerp_([e for e, _ in floats], [m.detach() for _, m in floats], 1 - d)
+        for e, m in pairs:
+            if not e.is_floating_point():
+                e.copy_(m)
 
 
 def _init_model(cfg: TrainConfig, pack_dir: Path) -> torch.nn.Module:
@@ -170,18 +167,29 @@ def _init_model(cfg: TrainConfig, pack_dir: Path) -> torch.nn.Module:
         model.encoder.load_state_dict(enc, strict=True)
     elif cfg.init not in ("teacher", "none"):
         source = read_weights_meta(cfg.init).get("model", cfg.model)
-        if source != cfg.model and isinstance(model, MobileNetUNet):
+        if source != cfg.model:
             # a trained narrower U-Net → the same function in the wider decoder (Net2WiderNet)
             narrow = create_model(source)
+            if not (isinstance(model, MobileNetUNet) and isinstance(narrow, MobileNetUNet)):
+                raise PRNetError(f"--init {cfg.init}: weights of {source} cannot start {cfg.model} "
+                                 "(only a mobilenet_unet widens into a wider one)")
             load_weights(narrow, cfg.init)
             widths = tuple(b.reduce[0].out_channels for b in model.decoder)
+            if any(w < b.reduce[0].out_channels for w, b in zip(widths, narrow.decoder)):
+                raise PRNetError(f"--init {cfg.init}: {source} is wider than {cfg.model}; "
+                                 "a decoder can be widened, not narrowed")
             return widen_decoder(narrow.float(), widths, seed=cfg.seed)
         load_weights(model, cfg.init)
     return model
 
 
 def train(cfg: TrainConfig) -> dict[str, float]:
-    """Run one time-budgeted training session; returns the final dev metrics."""
+    """Run one time-budgeted training session; returns the final dev metrics.
+
+    Raises:
+        PRNetError: a config that cannot run (checked before any data is decoded).
+    """
+    check_config(cfg)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator(device=cfg.device).manual_seed(cfg.seed)
     out = Path(cfg.out)
@@ -211,12 +219,21 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     forward = CompiledForward(model) if cfg.compile else model
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, seen, prior_s = 0, 0, 0.0
+    ema = None
     if cfg.resume:
         rdir = Path(cfg.resume)
-        model.load_state_dict(load_file(str(rdir / "model.safetensors")), strict=True)
+        raw = rdir / "raw.safetensors"  # present when the earlier run kept a moving average
+        model.load_state_dict(load_file(str(raw if raw.exists() else rdir / "model.safetensors")), strict=True)
         st = torch.load(rdir / "state.pt", map_location=cfg.device, weights_only=False)
         opt.load_state_dict(st["optimizer"])
         seen, prior_s = st["samples_seen"], st["train_seconds"]
+        if cfg.ema > 0:
+            ema = WeightEMA(model, cfg.ema)
+            if raw.exists():
+                ema.model.load_state_dict(load_file(str(rdir / "model.safetensors")), strict=True)
+                ema.updates = st.get("ema_updates", 0)
+    if cfg.ema > 0 and ema is None:
+        ema = WeightEMA(model, cfg.ema)
     budget = cfg.minutes * 60
     log_f = open(out / "log.csv", "a", newline="")  # noqa: SIM115 (open for the run, closed below)
     log = csv.writer(log_f)
@@ -250,6 +267,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if ema is not None:
+            ema.update(model)
         step += 1
         seen += cfg.batch
         if step % 20 == 0:
@@ -260,29 +279,47 @@ def train(cfg: TrainConfig) -> dict[str, float]:
             log.writerow([step, seen, round(prior_s + time.time() - start, 1), f"{lr:.3e}", f"{loss_ema:.4f}", ""])
             log_f.flush()  # a live log: `tail -f log.csv` during long runs
         if dev is not None and time.time() - last_eval > cfg.eval_every_min * 60:
-            metrics = evaluate(model, dev, cfg)
+            metrics = _evaluate(model, ema, dev, cfg)
             last_eval = time.time()
             log.writerow([step, seen, round(prior_s + time.time() - start, 1), f"{lr:.3e}", "", metrics["nme2d_balanced"]])
             log_f.flush()
             tqdm.write(f"step {step} seen {seen}: dev 2D NME {metrics}")
-            _save(model, opt, cfg, out, seen, prior_s + time.time() - start, metrics)
+            _save(model, ema, opt, cfg, out, seen, prior_s + time.time() - start, metrics)
     bar.close()
     train_s = time.time() - start
-    metrics = evaluate(model, dev, cfg) if dev is not None else {}
+    metrics = _evaluate(model, ema, dev, cfg) if dev is not None else {}
     metrics.update(samples_seen=seen, steps=step, train_seconds=round(prior_s + train_s, 1),
                    samples_per_s=round(step * cfg.batch / max(train_s, 1e-9), 1))
     log.writerow([step, seen, round(prior_s + train_s, 1), "", "", metrics.get("nme2d_balanced", "")])
     log_f.close()
-    _save(model, opt, cfg, out, seen, prior_s + train_s, metrics)
+    _save(model, ema, opt, cfg, out, seen, prior_s + train_s, metrics)
     print(json.dumps(metrics))
     return metrics
 
 
-def _save(model, opt, cfg: TrainConfig, out: Path, seen: int, seconds: float, metrics: dict) -> None:
+def _evaluate(model: torch.nn.Module, ema: WeightEMA | None, dev: DevSet, cfg: TrainConfig) -> dict[str, float]:
+    """Dev metrics of the weights that get saved (the moving average when there is one), plus
+    those of the optimised weights as ``raw_*`` when they differ."""
+    if ema is None:
+        return evaluate(model, dev, cfg)
+    raw = {f"raw_{k}": v for k, v in evaluate(model, dev, cfg).items()}
+    tqdm.write(f"optimised weights (not the average): 2D NME balanced {raw['raw_nme2d_balanced']}")
+    return {**evaluate(ema.model, dev, cfg), **raw}
+
+
+def _save(model, ema: WeightEMA | None, opt, cfg: TrainConfig, out: Path, seen: int, seconds: float,
+          metrics: dict) -> None:
     """Write the checkpoint files, each atomically (a run killed mid-save keeps the previous one)."""
-    sd = {k: v.detach().float().contiguous().cpu() for k, v in model.state_dict().items()}
-    _atomic(out / "model.safetensors", lambda f: save_file(sd, str(f), metadata={"model": cfg.model}))
-    state = {"optimizer": opt.state_dict(), "samples_seen": seen, "train_seconds": seconds}
+    def weights(m: torch.nn.Module) -> dict[str, torch.Tensor]:
+        return {k: v.detach().float().contiguous().cpu() for k, v in m.state_dict().items()}
+
+    meta = {"model": cfg.model}
+    best = ema.model if ema is not None else model
+    _atomic(out / "model.safetensors", lambda f: save_file(weights(best), str(f), metadata=meta))
+    if ema is not None:
+        _atomic(out / "raw.safetensors", lambda f: save_file(weights(model), str(f), metadata=meta))
+    state = {"optimizer": opt.state_dict(), "samples_seen": seen, "train_seconds": seconds,
+             "ema_updates": ema.updates if ema else 0}
     _atomic(out / "state.pt", lambda f: torch.save(state, f))
     _atomic(out / "config.json", lambda f: f.write_text(json.dumps(asdict(cfg), indent=2)))
     _atomic(out / "metrics.json", lambda f: f.write_text(json.dumps(metrics, indent=2)))
