@@ -212,11 +212,11 @@ class PRN:
         refine: re-crop each face from its first-pass landmarks and run the network again.
         tta: flip test-time augmentation: average the position maps of each crop and of its
             mirror image (through the layout's symmetry map); twice the network time, lower
-            error (dev balanced 2D NME 3.64 → 3.53).
+            error (dev balanced 2D NME 3.62 → 3.52).
         half: shorthand for ``precision="fp16"``.
         precision: "fp32" (default), or "fp16" / "bf16" autocast on CUDA, or "bf16" on a CPU
-            with native bf16 (AVX512-BF16/AMX; measured: 2x faster, dev balanced 2D NME 3.639 →
-            3.648). The mean-face residual is added in fp32, so positions keep full precision.
+            with native bf16 (AVX512-BF16/AMX; measured on a 2-core AMD EPYC: network 2.5x
+            faster, dev balanced 2D NME unchanged at 3.617). The mean-face residual is added in fp32, so positions keep full precision.
 
     Raises:
         prnet.errors.WeightsError: no usable weights.

@@ -18,7 +18,7 @@ def add_precision_argument(p: argparse.ArgumentParser | argparse._ArgumentGroup)
     """``--precision`` of :class:`prnet.PRN`, the same for every command that runs the network."""
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
                    help="network precision: fp32 (default); bf16 on CUDA or on a CPU with native bf16 "
-                        "(AVX512-BF16/AMX: about 2x faster there, dev NME +0.01); fp16 on CUDA")
+                        "(AVX512-BF16/AMX: about 2.5x faster network there, same dev NME); fp16 on CUDA")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -30,7 +30,7 @@ class WeightSpec:
 BUNDLED: dict[str, WeightSpec] = {
     "mobilenet_unet": WeightSpec(
         "mobilenet_unet", "prnet_mobilenet_unet.safetensors",
-        "61551f0aa9a368fb0dd4d0c10514d873c76c5c065927c0b1705a089d2fd75386",
+        "206bbf5fc8ae180296a5f28106a7d13dbb84664ec97d431bb3f14fbe263012e8",
     ),
 }
 DEFAULT_MODEL = "mobilenet_unet"
