@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 DETECTOR_CROP = {"scale": 1.49, "shift": 0.061}
 
 ImageLike = str | os.PathLike | bytes | np.ndarray
+
+
 @dataclass(frozen=True, eq=False)
 class FaceResult:
     """One reconstructed face. Arrays are in the input image's pixel coordinates (y down, z
@@ -216,7 +218,8 @@ class PRN:
         half: shorthand for ``precision="fp16"``.
         precision: "fp32" (default), or "fp16" / "bf16" autocast on CUDA, or "bf16" on a CPU
             with native bf16 (AVX512-BF16/AMX; measured on a 2-core AMD EPYC: network 2.5x
-            faster, dev balanced 2D NME unchanged at 3.617). The mean-face residual is added in fp32, so positions keep full precision.
+            faster, dev balanced 2D NME unchanged at 3.617). The mean-face residual is added in
+            fp32, so positions keep full precision.
 
     Raises:
         prnet.errors.WeightsError: no usable weights.

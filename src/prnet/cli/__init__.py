@@ -16,7 +16,9 @@ COMMAND_MODULES = ["reconstruct", "info", "evaluate", "bench", "apps", "train", 
 
 def add_precision_argument(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--precision`` of :class:`prnet.PRN`, the same for every command that runs the network."""
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
+    from prnet.models.precision import PRECISIONS
+
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS,
                    help="network precision: fp32 (default); bf16 on CUDA or on a CPU with native bf16 "
                         "(AVX512-BF16/AMX: about 2.5x faster network there, same dev NME); fp16 on CUDA")
 

@@ -12,11 +12,12 @@ from prnet.train.config import TrainConfig
 
 HELP = {
     "pack": "data pack folder (scripts/make_pack.py)",
-    "out": "output folder: model.safetensors, state.pt, config.json, log.csv, metrics.json",
+    "out": "output folder: model.safetensors (+ raw.safetensors with --ema), state.pt, config.json, "
+           "log.csv, metrics.json",
     "model": "registered network",
     "init": "teacher (encoder from the 3DDFA_V2 teacher) | none | a model.safetensors; weights of "
             "mobilenet_unet into mobilenet_unet_wide are widened without changing the output",
-    "resume": "folder of an earlier run: continue its weights, optimizer and counters",
+    "resume": "folder of an earlier run: continue its weights, optimizer, counters (and moving average)",
     "labels": "refined (teacher fits refined against the 21 AFLW points) | teacher",
     "minutes": "training time budget; the cosine learning-rate schedule spans it",
     "max_steps": "stop after this many steps (tests, rehearsals)",

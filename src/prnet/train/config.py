@@ -11,6 +11,7 @@ import torch
 
 from prnet.errors import PRNetError
 from prnet.models import list_models
+from prnet.models.precision import PRECISIONS
 
 
 @dataclass
@@ -63,7 +64,7 @@ def check_config(cfg: TrainConfig) -> None:
                              "(scripts/make_pack.py writes it; or start from weights with --init FILE)")
     elif cfg.init != "none" and not Path(cfg.init).is_file():
         raise PRNetError(f"--init {cfg.init}: no such file (teacher | none | a model.safetensors)")
-    choices = {"labels": ("refined", "teacher"), "amp": ("bf16", "fp16", "none", "fp32")}
+    choices = {"labels": ("refined", "teacher"), "amp": (*PRECISIONS, "none")}
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
             raise PRNetError(f"--{name} {getattr(cfg, name)}: use one of {', '.join(allowed)}")
