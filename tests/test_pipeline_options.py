@@ -1,11 +1,11 @@
-"""PRN options: flip test-time augmentation (mirror-equivariant), precision checks."""
+"""PRN options: flip and shift test-time augmentation, precision checks."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from prnet.geometry.crop import crop_matrix, square_from_box, warp_crop
+from prnet.geometry.crop import crop_matrix, shift_crop, square_from_box, warp_crop
 from prnet.io import read_image
 
 
@@ -33,6 +33,41 @@ def test_tta_is_mirror_equivariant(prn, crop):
     # and it stays close to the plain prediction
     d = np.abs(tta.predict_crops(crop[None]) - prn.predict_crops(crop[None]))[0][prn.layout.face_mask]
     assert np.median(d) < 2.0
+
+
+def test_shift_crop_moves_the_window(sample_image_path):
+    img = read_image(sample_image_path)
+    m = crop_matrix(np.array([250.0, 230.0]), 300.0)
+    a, b = warp_crop(img, m), warp_crop(img, shift_crop(m, (10, -7)))
+    # the window moved 10 crop pixels right and 7 up: b[y, x] == a[y - 7, x + 10]
+    diff = np.abs(b[7:, :-10].astype(int) - a[:-7, 10:])
+    assert diff.max() <= 1  # bilinear rounding only
+
+
+def test_tta_modes(prn, sample_image_path, monkeypatch):
+    from prnet import PRN
+    from prnet.errors import PRNetError
+
+    assert PRN(device="cpu", tta=True).tta == "flip" and PRN(device="cpu", tta=False).tta == "off"
+    with pytest.raises(PRNetError, match="tta must be one of off, flip, shift"):
+        PRN(device="cpu", tta="rotate")
+    img = read_image(sample_image_path)
+    box = prn.detector.detect(img)[0].box
+    faces = {}
+    for mode in ("off", "flip", "shift"):
+        p = PRN(device="cpu", tta=mode)
+        calls = []
+        forward = p._forward
+        monkeypatch.setattr(p, "_forward", lambda x, f=forward, c=calls: c.append(len(x)) or f(x))
+        faces[mode] = p.reconstruct(img, boxes=[box])[0]
+        assert sum(calls) == {"off": 1, "flip": 2, "shift": 10}[mode]
+        # the result keeps the unshifted crop
+        np.testing.assert_allclose(faces[mode].crop_matrix, faces["off"].crop_matrix)
+    # averaging over shifted crops happens in image space: the face stays where it was
+    d = np.linalg.norm(faces["shift"].landmarks[:, :2] - faces["flip"].landmarks[:, :2], axis=1)
+    width = np.ptp(faces["off"].landmarks[:, 0])
+    assert np.median(d) < 0.02 * width
+    assert not np.allclose(faces["shift"].posmap, faces["flip"].posmap)
 
 
 def test_precision_options_are_checked():

@@ -188,8 +188,18 @@ def test_help_lists_every_flag():
     for flag in ("--obj", "--texture", "--texture-size", "--mask-invisible", "--front", "--kpt",
                  "--pose", "--depth", "--mat", "--ply", "--npz", "--viz", "--all", "--device",
                  "--batch-size", "--detector", "--boxes", "--weights", "--model", "--refine",
-                 "--face-index", "--max-pixels", "--strict", "exit status"):
+                 "--face-index", "--max-pixels", "--strict", "--tta", "--tta-shift", "--precision",
+                 "exit status"):
         assert flag in text, flag
+
+
+@pytest.mark.parametrize(("flags", "mode"), [((), "off"), (("--tta",), "flip"),
+                                             (("--tta-shift",), "shift"), (("--tta-shift", "--tta"), "flip")])
+def test_tta_flags_do_not_swallow_inputs(flags, mode):
+    for cmd in (["reconstruct", "-o", "out", *flags, "a.jpg"], ["eval", "aflw2000", *flags, "dev"]):
+        args = build_parser().parse_args(cmd)
+        assert args.tta == mode
+        assert "a.jpg" in getattr(args, "paths", ["a.jpg"])
 
 
 def test_info_text_and_json():

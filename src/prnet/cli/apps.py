@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from prnet.cli import add_precision_argument
+from prnet.cli import add_precision_argument, add_tta_argument
 from prnet.errors import PRNetError
 
 
@@ -35,8 +35,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--detector", default="blazeface", metavar="NAME", help="face detector (default blazeface)"
     )
-    g.add_argument("--tta", action="store_true",
-                   help="flip test-time augmentation (2x network time, lower error)")
+    add_tta_argument(g)
     add_precision_argument(g)
 
 
@@ -45,7 +44,7 @@ def _make_prn(args: argparse.Namespace):
     from prnet import PRN
 
     return PRN(model=args.model, weights=args.weights, device=args.device, detector=args.detector,
-               tta=getattr(args, "tta", False), precision=getattr(args, "precision", "fp32"))
+               tta=getattr(args, "tta", "off"), precision=getattr(args, "precision", "fp32"))
 
 
 # --------------------------------------------------------------------------- swap

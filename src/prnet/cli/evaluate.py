@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from prnet.cli import add_precision_argument
+from prnet.cli import add_precision_argument, add_tta_argument
 
 DEFAULT_TEACHER_DIR = Path("..") / "shared" / "teacher" / "3ddfa_v2"
 
@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--weights", default=None, help="safetensors weights instead of the bundled ones")
     a.add_argument("--detector", default="blazeface", help="detector for --crop detector (default: blazeface)")
     a.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: auto)")
-    a.add_argument("--tta", action="store_true", help="flip test-time augmentation (see PRN)")
+    add_tta_argument(a)
     add_precision_argument(a)
     a.add_argument("--refine", action="store_true",
                    help="second pass: re-crop each face from its first-pass landmarks (see PRN)")
@@ -78,7 +78,7 @@ def run_aflw2000(args: argparse.Namespace) -> int:
     prn = PRN(model=args.model, weights=args.weights, device=args.device, detector=args.detector,
               tta=args.tta, refine=args.refine, precision=args.precision)
     ours = f"prnet ({args.model or 'bundled'})" if not args.weights else f"prnet ({Path(args.weights).name})"
-    ours += (", flip TTA" if args.tta else "") + (f", {args.precision}" if args.precision != "fp32" else "") + (", refined crop" if args.refine else "")
+    ours += (f", {args.tta} TTA" if args.tta != "off" else "") + (f", {args.precision}" if args.precision != "fp32" else "") + (", refined crop" if args.refine else "")
     predictors = {"prnet": PRNPredictor(prn, args.crop)}
     labels = {"prnet": f"{ours}, {args.crop} crop"}
     if teacher is not None:

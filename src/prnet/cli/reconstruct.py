@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from prnet.cli import add_precision_argument
+from prnet.cli import add_precision_argument, add_tta_argument
 from prnet.errors import ImageReadError, PRNetError, WeightsError
 
 log = logging.getLogger(__name__)
@@ -88,9 +88,7 @@ def _add_options(p: argparse.ArgumentParser, demo: bool) -> None:
     mdl.add_argument("--refine", action="store_true",
                      help="second pass: re-crop each face from its first-pass landmarks")
     add_precision_argument(mdl)
-    mdl.add_argument("--tta", action="store_true",
-                     help="flip test-time augmentation: average with the mirrored crop (2x network time, "
-                     "lower error)")
+    add_tta_argument(mdl)
     if not demo:
         mdl.add_argument("--boxes", default=None, metavar="FILE",
                          help='precomputed face boxes instead of the detector: JSON '

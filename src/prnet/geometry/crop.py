@@ -36,6 +36,13 @@ def crop_matrix(centre: np.ndarray, side: float, out: int = CROP, angle_deg: flo
     return np.concatenate([R, t[:, None]], 1)
 
 
+def shift_crop(M: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """The crop ``M`` with its window moved by ``offset`` (dx, dy) crop pixels along its own axes."""
+    out = np.array(M, np.float64)
+    out[:, 2] -= np.asarray(offset, np.float64)
+    return out
+
+
 def matrix_scale(M: np.ndarray) -> float:
     """Isotropic scale of a 2×3 similarity."""
     return float(np.sqrt(abs(np.linalg.det(np.asarray(M)[:2, :2]))))
