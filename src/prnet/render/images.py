@@ -9,7 +9,13 @@ from __future__ import annotations
 import numpy as np
 
 from prnet.errors import InputShapeError
-from prnet.render.raster import Raster, check_triangles, check_vertices, rasterize
+from prnet.render.raster import (
+    Raster,
+    background_canvas,
+    check_triangles,
+    check_vertices,
+    rasterize,
+)
 
 __all__ = [
     "render_colors",
@@ -182,14 +188,7 @@ def render_texture(
         raise InputShapeError(f"texture must have shape (H, W) or (H, W, C), got {tex.shape}")
     r = raster if raster is not None else rasterize(v, triangles, height, width)
     c = tex.shape[2]
-    img = np.zeros((r.shape[0] * r.shape[1], c), np.float32)
-    if background is not None:
-        bg = np.asarray(background, np.float32)
-        if bg.ndim > 1 or (bg.ndim == 1 and bg.shape[0] != c):
-            raise InputShapeError(
-                f"background must be a scalar or have shape ({c},), got {bg.shape}"
-            )
-        img[:] = bg
+    img = background_canvas(r.shape[0] * r.shape[1], c, background)
     mask = r.mask
     fg = np.flatnonzero(mask)
     if fg.size:

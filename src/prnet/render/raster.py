@@ -318,6 +318,23 @@ def _runs(cum: np.ndarray, limit: int) -> list[tuple[int, int]]:
 # --------------------------------------------------------------------------- public API
 
 
+def background_canvas(n: int, channels: int, background: float | np.ndarray | None) -> np.ndarray:
+    """(n, channels) float32 pixels: zeros, or ``background`` (a scalar or (channels,)) everywhere.
+
+    Raises:
+        InputShapeError: ``background`` is neither a scalar nor (channels,).
+    """
+    out = np.zeros((n, channels), np.float32)
+    if background is not None:
+        bg = np.asarray(background, np.float32)
+        if bg.ndim > 1 or (bg.ndim == 1 and bg.shape[0] != channels):
+            raise InputShapeError(
+                f"background must be a scalar or have shape ({channels},), got {bg.shape}"
+            )
+        out[:] = bg
+    return out
+
+
 def rasterize(
     vertices: np.ndarray,
     triangles: np.ndarray,
@@ -458,14 +475,7 @@ def interpolate(
     tri = check_triangles(triangles, attr.shape[0])
     h, w = raster.shape
     c = attr.shape[1]
-    out = np.zeros((h * w, c), np.float32)
-    if background is not None:
-        bg = np.asarray(background, np.float32)
-        if bg.ndim > 1 or (bg.ndim == 1 and bg.shape[0] != c):
-            raise InputShapeError(
-                f"background must be a scalar or have shape ({c},), got {bg.shape}"
-            )
-        out[:] = bg
+    out = background_canvas(h * w, c, background)
     flat_t = raster.triangle.reshape(-1)
     fg = np.flatnonzero(flat_t >= 0)
     if fg.size:
