@@ -46,6 +46,7 @@ def test_shift_crop_moves_the_window(sample_image_path):
 
 def test_tta_modes(prn, sample_image_path, monkeypatch):
     from prnet import PRN
+    from prnet.apps.tracking import reconstruct_in_order
     from prnet.errors import PRNetError
 
     assert PRN(device="cpu", tta=True).tta == "flip" and PRN(device="cpu", tta=False).tta == "off"
@@ -63,6 +64,10 @@ def test_tta_modes(prn, sample_image_path, monkeypatch):
         assert sum(calls) == {"off": 1, "flip": 2, "shift": 10}[mode]
         # the result keeps the unshifted crop
         np.testing.assert_allclose(faces[mode].crop_matrix, faces["off"].crop_matrix)
+        # video tracking reconstructs through the same crop → position-map path
+        calls.clear()
+        reconstruct_in_order(p, img, boxes=[box], refine_boxes=False)
+        assert sum(calls) == {"off": 1, "flip": 2, "shift": 10}[mode]
     # averaging over shifted crops happens in image space: the face stays where it was
     d = np.linalg.norm(faces["shift"].landmarks[:, :2] - faces["flip"].landmarks[:, :2], axis=1)
     width = np.ptp(faces["off"].landmarks[:, 0])

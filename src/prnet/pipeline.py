@@ -278,7 +278,7 @@ class PRN:
     def predict_crops(self, crops: np.ndarray) -> np.ndarray:
         """(B, 256, 256, 3) uint8 RGB crops → (B, 256, 256, 3) float32 position maps (crop pixels).
 
-        Flip TTA applies here; the crop shifts of ``tta="shift"`` need the image (:meth:`reconstruct`).
+        Flip TTA applies here; the crop shifts of ``tta="shift"`` need the image (:meth:`posmaps_for`).
         """
         crops = np.asarray(crops)
         if crops.ndim != 4 or crops.shape[1:] != (CROP, CROP, 3):
@@ -326,17 +326,18 @@ class PRN:
         mats = self.crops_for([d.box for d in dets], kps)
         boxes_all = [d.box for d in dets] + [np.r_[k.min(0), k.max(0)].astype(np.float32) for k in kps]
         scores = [d.score for d in dets] + [1.0] * len(kps)
-        posmaps = self._run(img, mats)
+        posmaps = self.posmaps_for(img, mats)
         if self.refine and mats:
             mats = [crop_matrix(*square_from_landmarks(self.layout.landmarks(p))) for p in posmaps]
-            posmaps = self._run(img, mats)
+            posmaps = self.posmaps_for(img, mats)
         order = np.argsort([b[0] + b[2] for b in boxes_all], kind="stable")  # left to right
         return [FaceResult(j, np.asarray(boxes_all[i], np.float32), float(scores[i]), mats[i], posmaps[i],
                            img, self.layout)
                 for j, i in enumerate(order)]
 
-    def _run(self, img: np.ndarray, mats: list[np.ndarray]) -> list[np.ndarray]:
-        """Image-space position map per crop matrix (averaged over the shifted crops of TTA)."""
+    def posmaps_for(self, img: np.ndarray, mats: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """(256, 256, 3) image-space position map for each crop matrix of ``img``, with every
+        TTA mode applied (averaged over the shifted crops of ``tta="shift"``)."""
         if not mats:
             return []
         offsets = _tta_offsets(self.tta)

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from prnet.geometry.boxes import box_iou
-from prnet.geometry.crop import uncrop_points, warp_crop
 from prnet.pipeline import PRN, FaceResult
 
 __all__ = ["FaceTracker", "TrackedFace", "box_iou", "reconstruct_in_order"]
@@ -70,24 +69,18 @@ def reconstruct_in_order(
     mats = prn.crops_for(list(boxes), [np.asarray(k)[:, :2] for k in landmarks])
     if not mats:
         return []
-    posmaps = _run(prn, frame, mats)
+    posmaps = prn.posmaps_for(frame, mats)
     if refine_boxes and len(boxes):
         nb = len(boxes)
         lms = [prn.layout.landmarks(p)[:, :2] for p in posmaps[:nb]]
         mats[:nb] = prn.crops_for((), lms)
-        posmaps[:nb] = _run(prn, frame, mats[:nb])
+        posmaps[:nb] = prn.posmaps_for(frame, mats[:nb])
     out_boxes = [np.asarray(b, np.float32)[:4] for b in boxes]
     out_boxes += [np.r_[k[:, :2].min(0), k[:, :2].max(0)].astype(np.float32) for k in landmarks]
     return [
         FaceResult(i, b, 1.0, m, p, frame, prn.layout)
         for i, (b, m, p) in enumerate(zip(out_boxes, mats, posmaps, strict=True))
     ]
-
-
-def _run(prn: PRN, frame: np.ndarray, mats: list[np.ndarray]) -> list[np.ndarray]:
-    crops = np.stack([warp_crop(frame, m) for m in mats])
-    pms = prn.predict_crops(crops)
-    return [uncrop_points(p, m) for p, m in zip(pms, mats, strict=True)]
 
 
 @dataclass
