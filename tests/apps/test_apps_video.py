@@ -179,6 +179,35 @@ def test_reader_backends(clip, backend):
     )
 
 
+@pytest.mark.parametrize("degrees", [-90, 90, 180])
+def test_reader_applies_display_rotation(tmp_path, degrees):
+    """A phone video stores its orientation in the display matrix: both backends yield upright
+    frames, and width / height describe them."""
+    if not have_pyav():
+        pytest.skip("PyAV not installed (needed to write a display matrix)")
+    import av
+
+    img = np.zeros((64, 96, 3), np.uint8)
+    img[:16, :32] = (255, 0, 0)  # red block at the top left of the stored frame
+    path = tmp_path / "rotated.mp4"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("mpeg4", rate=10)
+        s.width, s.height, s.pix_fmt = 96, 64, "yuv420p"
+        s.set_display_rotation(degrees)
+        for _ in range(3):
+            c.mux(s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        c.mux(s.encode())
+    want = np.rot90(img, degrees // 90)  # counter-clockwise by `degrees`
+    for backend in ("pyav", "opencv"):
+        r = VideoReader(path, backend)
+        frames = [f for _, _, f in r]
+        r.close()
+        assert len(frames) == 3, backend
+        assert frames[0].shape == want.shape and (r.height, r.width) == want.shape[:2], backend
+        red = np.argwhere(frames[0][..., 0] > 128).mean(0)
+        assert np.abs(red - np.argwhere(want[..., 0] > 128).mean(0)).max() < 2, backend
+
+
 def test_reader_errors(tmp_path, monkeypatch):
     with pytest.raises(PRNetError, match="cannot read video .*missing.mp4: file not found"):
         VideoReader(tmp_path / "missing.mp4")

@@ -66,10 +66,19 @@ def have_pyav() -> bool:
 # --------------------------------------------------------------------------- reading
 
 
+def _upright(frame: np.ndarray, rotation: float) -> np.ndarray:
+    """Apply a display-matrix rotation (degrees counter-clockwise, PyAV's ``VideoFrame.rotation``)
+    rounded to a multiple of 90°."""
+    k = round((rotation or 0) / 90) % 4
+    return np.ascontiguousarray(np.rot90(frame, k)) if k else frame
+
+
 class VideoReader:
     """Frames of a video file as RGB uint8 arrays.
 
-    Iterating yields ``(index, time_s, frame)``. Packets that fail to decode (PyAV) are
+    Iterating yields ``(index, time_s, frame)``, frames upright: the rotation a phone video
+    stores in its display matrix is applied (by both backends; PyAV rounds it to a multiple
+    of 90°), and ``width`` / ``height`` are those of the upright frames. Packets that fail to decode (PyAV) are
     skipped with a warning and counted in :attr:`corrupt`; an error that ends the stream
     early is kept in :attr:`error` instead of being raised.
 
@@ -120,6 +129,12 @@ class VideoReader:
         self.width, self.height = int(stream.codec_context.width), int(stream.codec_context.height)
         self.frame_count = int(stream.frames) or None
         self._stream = stream
+        # The display rotation is only known per frame: decode the first one now, so that
+        # width and height describe the upright frames before iteration starts.
+        self._frames = self._decode_pyav()
+        self._first = next(self._frames, None)
+        if self._first is not None:
+            self.height, self.width = self._first[2].shape[:2]
 
     def _open_cv(self) -> None:
         cap = cv2.VideoCapture(str(self.path))
@@ -138,6 +153,12 @@ class VideoReader:
         return self._iter_pyav() if self.backend == "pyav" else self._iter_cv()
 
     def _iter_pyav(self) -> Iterator[tuple[int, float, np.ndarray]]:
+        if self._first is not None:
+            first, self._first = self._first, None
+            yield first
+        yield from self._frames
+
+    def _decode_pyav(self) -> Iterator[tuple[int, float, np.ndarray]]:
         import av
 
         index = 0
@@ -162,7 +183,7 @@ class VideoReader:
                 continue
             for fr in frames:
                 t = float(fr.time) if fr.time is not None else index / self.fps
-                yield index, t, fr.to_ndarray(format="rgb24")
+                yield index, t, _upright(fr.to_ndarray(format="rgb24"), getattr(fr, "rotation", 0))
                 index += 1
 
     def _iter_cv(self) -> Iterator[tuple[int, float, np.ndarray]]:
@@ -179,6 +200,9 @@ class VideoReader:
 
     def close(self) -> None:
         """Release the file (idempotent)."""
+        if getattr(self, "_frames", None) is not None:
+            self._frames.close()
+            self._frames, self._first = iter(()), None
         if self._container is not None:
             self._container.close()
             self._container = None
