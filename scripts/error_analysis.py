@@ -134,9 +134,10 @@ def main() -> None:
     print("| method | bin | all 68 | " + " | ".join(LANDMARK_GROUPS) + " |\n|---|---|---|"
           + "---|" * len(LANDMARK_GROUPS))
     norm = np.sqrt(np.prod(gt[..., :2].max(1) - gt[..., :2].min(1), 1))
+    turn = np.sign([s.pose[1] for s in samples])  # the pack's dev.yaw is |yaw|: the sign comes from the pose
     for name in preds:
         r = (preds[name][..., :2] - gt[..., :2]) / norm[:, None, None] * 100
-        r[..., 0] *= np.sign(dev.yaw)[:, None]
+        r[..., 0] *= turn[:, None]
         for b, label in enumerate(YAW_BIN_LABELS):
             bias = np.linalg.norm(r[bins == b].mean(0), axis=-1)
             err = np.linalg.norm(r[bins == b], axis=-1).mean()

@@ -55,6 +55,24 @@ def test_refinement_moves_fits_towards_annotations(bfm, teacher_fits, dev16):
                                crop_vertices(bfm, params[:2], bfm.keypoints), atol=1e-2)
 
 
+def test_point_weights_scale_each_annotation(bfm, teacher_fits):
+    """Weight 0 is the same as an unannotated point; weight 1 everywhere is the default."""
+    params, _, pts, std = teacher_fits
+    params, pts = params[:4], pts[:4]
+    w = np.ones(pts.shape[:2])
+    w[:, :6] = 0  # the brows
+    dropped = pts.copy()
+    dropped[:, :6] = -1
+    kp = bfm.keypoints
+    a, _ = refine_params(bfm, params, pts, std, iters=30, point_weights=w)
+    b, _ = refine_params(bfm, params, dropped, std, iters=30)
+    c, _ = refine_params(bfm, params, pts, std, iters=30, point_weights=np.ones_like(w))
+    d, _ = refine_params(bfm, params, pts, std, iters=30)
+    np.testing.assert_allclose(crop_vertices(bfm, a, kp), crop_vertices(bfm, b, kp), atol=1e-3)
+    np.testing.assert_allclose(crop_vertices(bfm, c, kp), crop_vertices(bfm, d, kp), atol=1e-3)
+    assert np.abs(crop_vertices(bfm, a, kp) - crop_vertices(bfm, d, kp)).max() > 0.05
+
+
 @pytest.fixture(scope="module")
 def renderer(bfm):
     return PosmapRenderer(renderer_arrays(bfm, load_layout()))
@@ -80,7 +98,7 @@ def test_renderer_landmarks_match_mesh_landmarks(bfm, renderer):
     np.testing.assert_allclose(renderer.landmarks(torch.as_tensor(p)).numpy(), direct, atol=1e-2)
     A = torch.tensor([[[2.0, 0.0, 5.0], [0.0, 2.0, -3.0]]]).repeat(len(p), 1, 1)
     pm = renderer(torch.as_tensor(p), A).permute(0, 2, 3, 1).numpy()
-    kp = load_layout().landmarks(pm)
+    kp = load_layout(landmark_texels="").landmarks(pm)  # the BFM keypoint texels
     err = np.abs(kp[..., :2] - (direct[..., :2] * 2 + [5.0, -3.0]))
     assert np.median(err) < 0.6 and err.max() < 3.0  # landmark texels are rounded to the grid
 

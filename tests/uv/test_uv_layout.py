@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from prnet.errors import InputShapeError
 from prnet.uv.layout import RES, load_layout, mean_posmap
 
 
@@ -51,7 +52,7 @@ def test_layout_tables_are_consistent(layout):
     s = layout.texel_bary.sum(-1)[layout.texel_valid]
     np.testing.assert_allclose(s, 1.0, atol=1e-5)
     # weight mask follows the PRNet ratios 16 : 4 : 3 : 0
-    ku = layout.kpt_uv
+    ku = layout.kpt_uv_bfm
     assert set(np.unique(layout.weight_mask)) <= {0.0, 3.0, 4.0, 16.0}
     assert (layout.weight_mask[ku[:, 1], ku[:, 0]] == 16).all()
     assert (layout.weight_mask[layout.region == 1] == 0).all()  # neck
@@ -89,7 +90,7 @@ def test_rebuild_reproduces_the_committed_asset(bfm, tmp_path):
     new = build_layout(bfm)
     old = load_layout()
     np.testing.assert_array_equal(new["face_mask"], old.face_mask)
-    np.testing.assert_array_equal(new["kpt_uv"], old.kpt_uv)
+    np.testing.assert_array_equal(new["kpt_uv"], old.kpt_uv_bfm)
     np.testing.assert_array_equal(new["texel_vid"], old.texel_vid)
 
 
@@ -97,7 +98,25 @@ def test_posmap_from_mesh_matches_landmark_vertices(bfm, layout):
     """A texel's position interpolates BFM vertices; landmark texels sit on the landmark vertices."""
     v = bfm.mean[None].astype(np.float64)
     pm = layout.posmap_from_mesh(v)[0]
-    kp = layout.landmarks(pm)
+    kp = pm[layout.kpt_uv_bfm[:, 1], layout.kpt_uv_bfm[:, 0]]
     d = np.linalg.norm(kp - bfm.mean[bfm.keypoints], axis=1)
     face_width = np.ptp(bfm.mean[bfm.keypoints][:, 0])
     assert np.median(d) / face_width < 0.01
+
+
+def test_calibrated_landmark_texels(layout, tmp_path):
+    """The committed calibration moves each landmark a few texels at most, inside the face, keeps
+    left/right pairs roughly mirror images, and can be switched off or replaced."""
+    moved = np.abs(layout.kpt_uv.astype(int) - layout.kpt_uv_bfm).max(1)
+    assert moved.max() <= 6 and (moved > 0).sum() > 30
+    assert layout.face_mask[layout.kpt_uv[:, 1], layout.kpt_uv[:, 0]].all()
+    s = layout.sym_texel.astype(int)
+    for a, b in ((0, 16), (36, 45), (48, 54), (17, 26)):
+        mirror_of_a = s[layout.kpt_uv[a, 1], layout.kpt_uv[a, 0]]
+        assert np.hypot(*(mirror_of_a - layout.kpt_uv[b])) <= 4, (a, b)
+    plain = load_layout(landmark_texels="")
+    np.testing.assert_array_equal(plain.kpt_uv, layout.kpt_uv_bfm)
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, kpt_uv=np.zeros((68, 2), np.int16))  # texel (0, 0) is not on the face
+    with pytest.raises(InputShapeError, match="68 texels of the face mask"):
+        load_layout(landmark_texels=str(bad))

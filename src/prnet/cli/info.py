@@ -119,12 +119,15 @@ def _detector(name: str) -> dict[str, Any]:
 
 
 def _uv() -> dict[str, Any]:
-    from prnet.uv.layout import RES, default_layout_path, load_layout
+    from prnet.uv.layout import RES, default_landmark_texels_path, default_layout_path, load_layout
 
     lay = load_layout()
+    calibrated = bool((lay.kpt_uv != lay.kpt_uv_bfm).any())
     return {"file": str(default_layout_path()), "resolution": RES,
             "face_texels": lay.n_vertices, "triangles": int(lay.triangles.shape[0]),
-            "landmarks": int(lay.kpt_uv.shape[0])}
+            "landmarks": int(lay.kpt_uv.shape[0]),
+            "landmark_texels": str(default_landmark_texels_path()) + " (calibrated to AFLW2000-3D)"
+            if calibrated else "BFM keypoint texels"}
 
 
 def _bfm() -> dict[str, Any]:

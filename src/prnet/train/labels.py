@@ -117,13 +117,15 @@ def refine_params(
     pose_prior: float = 0.3,
     huber_px: float = 2.0,
     iters: int = 150,
+    point_weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Refine teacher fits so their 21 AFLW vertices meet the annotated points (120-crop pixels).
 
     A damped similarity correction in crop space (rotation, scale, 2-D shift about the face
     centre) plus shape/expression updates, under a robust (Huber) point loss and Gaussian priors
     that keep everything near the teacher (``prior`` on shape/expression in units of the
-    parameters' std, ``pose_prior`` on the similarity). Points < 0 are ignored.
+    parameters' std, ``pose_prior`` on the similarity). Points < 0 are ignored; ``point_weights``
+    (B, 21), if given, scales each point's loss.
 
     Returns:
         refined parameters (B, 62) — the similarity folded into the 3×4 camera — and the
@@ -139,6 +141,8 @@ def refine_params(
     se = torch.as_tensor(param_std[52:62], dtype=torch.float64)
     pts = torch.as_tensor(points, dtype=torch.float64)
     vis = (pts >= 0).all(-1).double()
+    if point_weights is not None:
+        vis = vis * torch.as_tensor(point_weights, dtype=torch.float64)
     za = torch.zeros(B, 40, dtype=torch.float64, requires_grad=True)
     ze = torch.zeros(B, 10, dtype=torch.float64, requires_grad=True)
     om = torch.zeros(B, 3, dtype=torch.float64, requires_grad=True)

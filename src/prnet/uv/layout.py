@@ -22,7 +22,11 @@ class UVLayout:
         face_mask: (256, 256) bool, texels of the face (no neck, no ears).
         weight_mask: (256, 256) float32 training weights (keypoint 16, eyes/nose/mouth 4, face 3, neck 0).
         region: (256, 256) uint8, 0 outside, 1 neck, 2 face, 3 eyes/nose/mouth, 4 keypoint texel.
-        kpt_uv: (68, 2) int (u, v) texel of each of the 68 landmarks.
+        kpt_uv: (68, 2) int (u, v) texel of each of the 68 landmarks: the texels calibrated to the
+            68-point convention of AFLW2000-3D / 300W-LP (``assets/landmark_texels.npz``, written by
+            ``scripts/calibrate_landmarks.py``) when that asset exists, else ``kpt_uv_bfm``.
+        kpt_uv_bfm: (68, 2) int texels of the BFM's 68 keypoint vertices (the training weight
+            mask's keypoint texels).
         triangles: (M, 3) int32 mesh of the face texels (indices into the face-texel list).
         canonical: (N, 3) float32 mean face at the face texels (y-up 3DMM frame, BFM units / 1e4).
         canonical_kpt: (68, 3) the mean face's landmarks, same frame.
@@ -37,6 +41,7 @@ class UVLayout:
     weight_mask: np.ndarray
     region: np.ndarray
     kpt_uv: np.ndarray
+    kpt_uv_bfm: np.ndarray
     triangles: np.ndarray
     canonical: np.ndarray
     canonical_kpt: np.ndarray
@@ -114,9 +119,24 @@ def default_layout_path() -> Path:
     return Path(str(resources.files("prnet") / "assets" / "uv_layout.npz"))
 
 
+def default_landmark_texels_path() -> Path:
+    return Path(str(resources.files("prnet") / "assets" / "landmark_texels.npz"))
+
+
 @lru_cache(maxsize=4)
-def load_layout(path: str | None = None) -> UVLayout:
-    """Load the committed layout asset (or another built with the same script)."""
+def load_layout(path: str | None = None, landmark_texels: str | None = None) -> UVLayout:
+    """Load the committed layout asset (or another built with the same script), with the
+    calibrated landmark texels (``landmark_texels``: default the committed asset; ``""`` for the
+    BFM keypoint texels)."""
     with np.load(path or default_layout_path()) as z:
-        names = [f for f in UVLayout.__dataclass_fields__ if f != "face_index"]
-        return UVLayout(**{k: z[k] for k in names})
+        names = [f for f in UVLayout.__dataclass_fields__ if f not in ("face_index", "kpt_uv_bfm")]
+        arrays = {k: z[k] for k in names}
+    arrays["kpt_uv_bfm"] = arrays["kpt_uv"]
+    lt = default_landmark_texels_path() if landmark_texels is None else landmark_texels
+    if lt and Path(lt).is_file():
+        with np.load(lt) as z:
+            kpt = z["kpt_uv"]
+        if kpt.shape != (68, 2) or not arrays["face_mask"][kpt[:, 1], kpt[:, 0]].all():
+            raise InputShapeError(f"{lt}: kpt_uv must be 68 texels of the face mask")
+        arrays["kpt_uv"] = kpt
+    return UVLayout(**arrays)
