@@ -6,7 +6,8 @@ draws them with a systematic difference — largest on the jaw contour and the b
 MODEL_CARD.md, "What limits accuracy most"). The position map is a dense surface, so a landmark
 can be read at any texel: for each landmark independently (the 68-point NME is a mean over
 points), this picks the texel within ±WINDOW of the BFM keypoint texel that minimises the
-yaw-balanced mean 2D error of the network's predictions on the dev crops (ground-truth box).
+yaw-balanced mean 2D error of the network's predictions on the dev crops (ground-truth box);
+left/right pairs move as mirror images (midline points symmetrically), 2 × fewer choices.
 
 It is fitted on the dev split, so it is judged by K-fold cross-validation there (texels chosen on
 K−1 folds, scored on the held-out fold), printed beside the BFM texels and the in-sample fit.
@@ -25,7 +26,7 @@ from prnet.eval.metrics import YAW_BIN_LABELS, nme_68, summarize, yaw_bins
 from prnet.models.weights import load_model
 from prnet.train.data import load_pack
 from prnet.train.loop import DevSet
-from prnet.uv.layout import default_landmark_texels_path, load_layout
+from prnet.uv.layout import UVLayout, default_landmark_texels_path, load_layout
 
 
 @torch.no_grad()
@@ -43,10 +44,23 @@ def candidate_points(model: torch.nn.Module, dev: DevSet, cand: np.ndarray, batc
     return np.concatenate([xy, z], -1)
 
 
-def choose(err: np.ndarray, weight: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """Per landmark, the candidate with the least weighted mean error: err (B, 68, C), weight (B,)."""
-    score = np.einsum("i,ikc->kc", weight / weight.sum(), err)
-    return np.where(allowed, score, np.inf).argmin(1)
+def mirror_tables(layout: UVLayout, offs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 68-landmark left/right permutation (through the layout's symmetry map) and, per
+    candidate offset (du, dv), the index of its mirror (−du, dv) — the UV unwrap is symmetric."""
+    k = layout.kpt_uv_bfm.astype(np.int64)
+    mirrored = layout.sym_texel.astype(np.int64)[k[:, 1], k[:, 0]]
+    perm = np.linalg.norm(mirrored[:, None] - k[None], axis=-1).argmin(1)
+    index = {(int(du), int(dv)): i for i, (du, dv) in enumerate(offs)}
+    return perm, np.array([index[(-int(du), int(dv))] for du, dv in offs])
+
+
+def choose(err: np.ndarray, weight: np.ndarray, allowed: np.ndarray, perm: np.ndarray,
+           mirror: np.ndarray) -> np.ndarray:
+    """Per landmark, the candidate with the least weighted mean error — err (B, 68, C), weight
+    (B,) — with left/right pairs moved as mirror images (scored together), so that the landmarks
+    of a mirrored face are the mirrored landmarks."""
+    score = np.where(allowed, np.einsum("i,ikc->kc", weight / weight.sum(), err), np.inf)
+    return (score + score[perm][:, mirror]).argmin(1)
 
 
 def main() -> None:
@@ -65,6 +79,7 @@ def main() -> None:
     offs = np.array([(du, dv) for dv in range(-r, r + 1) for du in range(-r, r + 1)])
     cand = np.clip(layout.kpt_uv_bfm[:, None, :].astype(np.int64) + offs[None], 0, 255)  # (68, C, 2)
     allowed = layout.face_mask[cand[..., 1], cand[..., 0]]
+    perm, mirror = mirror_tables(layout, offs)
     X = candidate_points(model, dev, cand)
     gt, bins = dev.gt, yaw_bins(dev.yaw)
     norm = np.sqrt(np.prod(gt[..., :2].max(1) - gt[..., :2].min(1), 1))
@@ -85,9 +100,9 @@ def main() -> None:
     folds = np.random.default_rng(0).permutation(len(gt)) % args.folds
     sel = np.zeros((len(gt), 68), np.int64)
     for f in range(args.folds):
-        sel[folds == f] = choose(err, weight * (folds != f), allowed)[None]
+        sel[folds == f] = choose(err, weight * (folds != f), allowed, perm, mirror)[None]
     row(f"calibrated, {args.folds}-fold cross-validation (held-out folds)", sel)
-    best = choose(err, weight, allowed)
+    best = choose(err, weight, allowed, perm, mirror)
     row("calibrated on all dev images (in-sample)", np.broadcast_to(best, (len(gt), 68)))
     kpt = cand[np.arange(68), best].astype(np.int16)
     moved = np.abs(kpt - layout.kpt_uv_bfm).max(1)

@@ -113,7 +113,7 @@ def test_calibrated_landmark_texels(layout, tmp_path):
     s = layout.sym_texel.astype(int)
     for a, b in ((0, 16), (36, 45), (48, 54), (17, 26)):
         mirror_of_a = s[layout.kpt_uv[a, 1], layout.kpt_uv[a, 0]]
-        assert np.hypot(*(mirror_of_a - layout.kpt_uv[b])) <= 4, (a, b)
+        assert np.hypot(*(mirror_of_a - layout.kpt_uv[b])) <= 2, (a, b)
     plain = load_layout(landmark_texels="")
     np.testing.assert_array_equal(plain.kpt_uv, layout.kpt_uv_bfm)
     bad = tmp_path / "bad.npz"
