@@ -101,3 +101,17 @@ def test_cpu_bf16_where_native(prn, crop, monkeypatch):
     d = np.abs(fast.predict_crops(crop[None]) - prn.predict_crops(crop[None]))[0][prn.layout.face_mask]
     assert fast.predict_crops(crop[None]).dtype == np.float32
     assert np.median(d) < 0.5  # crop pixels: bf16 moves the surface by a fraction of a pixel
+
+
+def test_landmarks_at_bfm_texels_on_request(prn, sample_image_path, monkeypatch):
+    """``prn.layout = load_layout(landmark_texels="")`` reads the landmarks at the BFM keypoint
+    texels instead of the calibrated ones; the dense surface is the same."""
+    from prnet.uv.layout import load_layout
+
+    calibrated = prn.reconstruct(sample_image_path)[0]
+    monkeypatch.setattr(prn, "layout", load_layout(landmark_texels=""))
+    plain = prn.reconstruct(sample_image_path)[0]
+    np.testing.assert_allclose(plain.posmap, calibrated.posmap)
+    k = plain.layout.kpt_uv_bfm
+    np.testing.assert_allclose(plain.landmarks, plain.posmap[k[:, 1], k[:, 0]])
+    assert np.abs(plain.landmarks - calibrated.landmarks).max() > 1.0

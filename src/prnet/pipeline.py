@@ -234,9 +234,9 @@ class PRN:
         refine: re-crop each face from its first-pass landmarks and run the network again.
         tta: test-time augmentation, one of :data:`TTA_MODES` (``True`` means "flip"):
             "flip" averages the position maps of each crop and of its mirror image (through the
-            layout's symmetry map): 2 network passes, dev balanced 2D NME 3.62 → 3.52 (GT crop);
+            layout's symmetry map): 2 network passes, dev balanced 2D NME 3.37 → 3.29 (GT crop);
             "shift" also averages four crops moved by ``TTA_SHIFT`` of their side (in image
-            space): 10 passes, 3.47 (GT crop), detector crops 3.91 → 3.82 (flip) → 3.78.
+            space): 10 passes, 3.23 (GT crop), detector crops 3.67 → 3.59 (flip) → 3.56.
         half: shorthand for ``precision="fp16"``.
         precision: "fp32" (default), or "fp16" / "bf16" autocast on CUDA, or "bf16" on a CPU
             with native bf16 (AVX512-BF16/AMX; measured on a 2-core AMD EPYC: network 2.5x
