@@ -120,3 +120,8 @@ def test_calibrated_landmark_texels(layout, tmp_path):
     np.savez(bad, kpt_uv=np.zeros((68, 2), np.int16))  # texel (0, 0) is not on the face
     with pytest.raises(InputShapeError, match="68 texels of the face mask"):
         load_layout(landmark_texels=str(bad))
+    np.savez(bad, kpt_uv=np.full((68, 2), 300, np.int16))  # off the map
+    with pytest.raises(InputShapeError, match="68 texels of the face mask"):
+        load_layout(landmark_texels=str(bad))
+    with pytest.raises(FileNotFoundError):
+        load_layout(landmark_texels=str(tmp_path / "missing.npz"))

@@ -125,18 +125,23 @@ def default_landmark_texels_path() -> Path:
 
 @lru_cache(maxsize=4)
 def load_layout(path: str | None = None, landmark_texels: str | None = None) -> UVLayout:
-    """Load the committed layout asset (or another built with the same script), with the
-    calibrated landmark texels (``landmark_texels``: default the committed asset; ``""`` for the
-    BFM keypoint texels)."""
+    """Load the committed layout asset (or another built with the same script).
+
+    ``landmark_texels``: a ``.npz`` whose ``kpt_uv`` (68, 2) replaces the landmark texels;
+    default the committed calibration when the committed layout is loaded (none for another
+    ``path``); ``""`` keeps the BFM keypoint texels.
+    """
     with np.load(path or default_layout_path()) as z:
         names = [f for f in UVLayout.__dataclass_fields__ if f not in ("face_index", "kpt_uv_bfm")]
         arrays = {k: z[k] for k in names}
     arrays["kpt_uv_bfm"] = arrays["kpt_uv"]
-    lt = default_landmark_texels_path() if landmark_texels is None else landmark_texels
-    if lt and Path(lt).is_file():
-        with np.load(lt) as z:
+    if landmark_texels is None and path is None and default_landmark_texels_path().is_file():
+        landmark_texels = str(default_landmark_texels_path())
+    if landmark_texels:
+        with np.load(landmark_texels) as z:
             kpt = z["kpt_uv"]
-        if kpt.shape != (68, 2) or not arrays["face_mask"][kpt[:, 1], kpt[:, 0]].all():
-            raise InputShapeError(f"{lt}: kpt_uv must be 68 texels of the face mask")
+        mask = arrays["face_mask"]
+        if kpt.shape != (68, 2) or not (((kpt >= 0) & (kpt < RES)).all() and mask[kpt[:, 1], kpt[:, 0]].all()):
+            raise InputShapeError(f"{landmark_texels}: kpt_uv must be 68 texels of the face mask")
         arrays["kpt_uv"] = kpt
     return UVLayout(**arrays)
