@@ -24,6 +24,7 @@ is written.
 from __future__ import annotations
 
 import csv
+import itertools
 import logging
 import os
 import time
@@ -109,6 +110,7 @@ class VideoReader:
         self.error: str | None = None
         self._container = None
         self._cap = None
+        self._frames: Iterator[tuple[int, float, np.ndarray]] = iter(())
         if self.backend == "pyav":
             self._open_pyav()
         else:
@@ -131,10 +133,11 @@ class VideoReader:
         self._stream = stream
         # The display rotation is only known per frame: decode the first one now, so that
         # width and height describe the upright frames before iteration starts.
-        self._frames = self._decode_pyav()
-        self._first = next(self._frames, None)
-        if self._first is not None:
-            self.height, self.width = self._first[2].shape[:2]
+        frames = self._decode_pyav()
+        first = next(frames, None)
+        if first is not None:
+            self.height, self.width = first[2].shape[:2]
+            self._frames = itertools.chain([first], frames)
 
     def _open_cv(self) -> None:
         cap = cv2.VideoCapture(str(self.path))
@@ -150,13 +153,7 @@ class VideoReader:
         self.frame_count = n if n > 0 else None
 
     def __iter__(self) -> Iterator[tuple[int, float, np.ndarray]]:
-        return self._iter_pyav() if self.backend == "pyav" else self._iter_cv()
-
-    def _iter_pyav(self) -> Iterator[tuple[int, float, np.ndarray]]:
-        if self._first is not None:
-            first, self._first = self._first, None
-            yield first
-        yield from self._frames
+        return self._frames if self.backend == "pyav" else self._iter_cv()
 
     def _decode_pyav(self) -> Iterator[tuple[int, float, np.ndarray]]:
         import av
@@ -200,9 +197,7 @@ class VideoReader:
 
     def close(self) -> None:
         """Release the file (idempotent)."""
-        if getattr(self, "_frames", None) is not None:
-            self._frames.close()
-            self._frames, self._first = iter(()), None
+        self._frames = iter(())  # drops the decoder generator before the container closes
         if self._container is not None:
             self._container.close()
             self._container = None
