@@ -340,8 +340,17 @@ class PRN:
         TTA mode applied (averaged over the shifted crops of ``tta="shift"``)."""
         if not mats:
             return []
-        offsets = _tta_offsets(self.tta)
-        shifted = [shift_crop(m, o) for m in mats for o in offsets]
-        pms = self.predict_crops(np.stack([warp_crop(img, m) for m in shifted]))
+        shifted, crops = self._tta_crops(img, mats)
+        return self._merge_tta(self.predict_crops(crops), shifted)
+
+    def _tta_crops(self, img: np.ndarray, mats: Sequence[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+        """The crop matrices the network sees for ``mats`` (face-major, one per TTA shift) and
+        the (K, 256, 256, 3) crops."""
+        shifted = [shift_crop(m, o) for m in mats for o in _tta_offsets(self.tta)]
+        return shifted, np.stack([warp_crop(img, m) for m in shifted])
+
+    def _merge_tta(self, pms: np.ndarray, shifted: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Crop-space maps of :meth:`_tta_crops`'s crops → one image-space map per face."""
+        k = len(_tta_offsets(self.tta))
         pts = np.stack([uncrop_points(p, m) for p, m in zip(pms, shifted, strict=True)])
-        return list(pts.reshape(len(mats), len(offsets), *pts.shape[1:]).mean(1))
+        return list(pts.reshape(len(pts) // k, k, *pts.shape[1:]).mean(1))

@@ -123,6 +123,15 @@ def test_cli_texture(prn, sample_image_path, tmp_path, monkeypatch, capsys):
     assert main(["texture", str(tmp_path / "nothing*.jpg"), "-o", str(out)]) == 1
     assert "no input images" in capsys.readouterr().err
 
+    # a corrupt image is reported on one line; the images after it still get their textures
+    (tmp_path / "in" / "a_corrupt.png").write_bytes(b"not a png")
+    out2 = tmp_path / "tex2"
+    assert main(["texture", str(tmp_path / "in"), "-o", str(out2), "--size", "64"]) == 1
+    assert sorted(p.name for p in out2.iterdir()) == ["astro_0_texture.png"]
+    io = capsys.readouterr()
+    assert "1 texture(s) from 3 image(s), 1 failed" in io.out
+    assert "prnet: error: cannot read image" in io.err and "Traceback" not in io.err
+
 
 def test_seen_texels_for_swaps(face):
     """Edge-on texels and texels at the silhouette do not count as seen; the mirror of a much

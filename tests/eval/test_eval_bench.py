@@ -36,6 +36,17 @@ def test_bench_pipeline_no_face(prn) -> None:
         bench_pipeline(prn, buf.getvalue(), repeats=0)
 
 
+@pytest.mark.parametrize("tta", ["off", "shift"])
+def test_bench_pipeline_times_what_reconstruct_runs(prn, sample_image_path, tmp_path, monkeypatch,
+                                                     tta) -> None:
+    """The timed stages produce the landmarks `reconstruct` gives, TTA included."""
+    monkeypatch.setattr(prn, "tta", tta)
+    r = bench_pipeline(prn, sample_image_path.read_bytes(), repeats=1, out_dir=tmp_path)
+    assert r["faces"] == 1 and set(r["stages_ms_per_face"]) == set(PIPELINE_STAGES)
+    (face,) = prn.reconstruct(sample_image_path)
+    np.testing.assert_allclose(np.loadtxt(tmp_path / "face1_0_kpt.txt"), face.landmarks, atol=2e-3)
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA path")
 def test_bench_without_cuda(capsys) -> None:
     from prnet.cli import main

@@ -74,6 +74,13 @@ def test_palette(tmp_path, rgb):
     assert (read_image(tmp_path / "pt.png")[0, 0] == 255).all()
 
 
+def test_animated_gif_reads_first_frame(tmp_path, rgb):
+    frames = [Image.fromarray(rgb).convert("P"), Image.fromarray(255 - rgb).convert("P")]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    expected = np.array(Image.open(tmp_path / "a.gif").convert("RGB"))
+    assert np.array_equal(read_image(tmp_path / "a.gif"), expected)
+
+
 def test_cmyk_jpeg(tmp_path, rgb):
     Image.fromarray(rgb).convert("CMYK").save(tmp_path / "c.jpg", quality=100)
     out = read_image(tmp_path / "c.jpg")
@@ -195,7 +202,7 @@ def test_write_image_errors(tmp_path, rgb):
 
 def test_list_images(tmp_path, rgb):
     (tmp_path / "d" / "e").mkdir(parents=True)
-    for name in ["d/b.png", "d/a.JPG", "d/e/c.webp", "d/notes.txt", "x.tiff", "y.bmp"]:
+    for name in ["d/b.png", "d/a.JPG", "d/e/c.webp", "d/e/f.gif", "d/notes.txt", "x.tiff", "y.bmp"]:
         (tmp_path / name).write_bytes(b"x")
     res = list_images(
         [
@@ -210,8 +217,8 @@ def test_list_images(tmp_path, rgb):
     )
     images, missing, skipped = res
     names = [p.relative_to(tmp_path).as_posix() for p in images]
-    assert names == sorted(names) == ["d/a.JPG", "d/b.png", "d/e/c.webp", "x.tiff", "y.bmp"]
+    assert names == sorted(names) == ["d/a.JPG", "d/b.png", "d/e/c.webp", "d/e/f.gif", "x.tiff", "y.bmp"]
     assert all(isinstance(p, Path) for p in images)
     assert missing == [str(tmp_path / "missing.png"), str(tmp_path / "*.jpeg")]
     assert skipped == [str(tmp_path / "d" / "notes.txt")]
-    assert list_images(str(tmp_path / "d")).images == images[:3]
+    assert list_images(str(tmp_path / "d")).images == images[:4]

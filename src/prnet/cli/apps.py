@@ -174,36 +174,47 @@ def _register_texture(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_texture(args: argparse.Namespace) -> int:
+    """Texture of every face of every image; a bad image is reported and the rest still run."""
+    from tqdm import tqdm
+
     from prnet.apps.texture import uv_texture
+    from prnet.cli.reconstruct import plan_outputs, say
+    from prnet.errors import ImageReadError
     from prnet.io import list_images, read_image, write_image
 
-    listing = list_images(args.paths)
-    for m in listing.missing:
-        print(f"prnet: warning: no image matches {m}", file=sys.stderr)
-    for s in listing.skipped:
-        print(f"prnet: warning: skipping {s} (not an image)", file=sys.stderr)
-    if not listing.images:
-        raise PRNetError("no input images")
     if args.size < 8:
         raise PRNetError(f"--size must be at least 8, got {args.size}")
+    listing = list_images(args.paths)
+    for m in listing.missing:
+        say(f"prnet: warning: no image matches {m}")
+    for s in listing.skipped:
+        say(f"prnet: warning: skipping {s} (not an image)")
+    if not listing.images:
+        raise PRNetError("no input images")
     prn = _make_prn(args)
-    out = Path(args.output)
-    stems: dict[str, int] = {}
-    written = 0
-    for path in listing.images:
-        stem = path.stem
-        stems[stem] = stems.get(stem, 0) + 1
-        if stems[stem] > 1:  # same name in another folder
-            stem = f"{stem}-{stems[stem]}"
-        faces = prn.reconstruct(read_image(path))
+    written = failed = 0
+    plan = plan_outputs(listing.images, Path(args.output))
+    for path, (folder, stem) in tqdm(list(zip(listing.images, plan, strict=True)), desc="texture",
+                                     unit="img", file=sys.stderr, leave=False):
+        try:
+            faces = prn.reconstruct(read_image(path))
+            for f in faces:
+                tex = uv_texture(f, args.size, fill=args.fill, mask_invisible=args.mask_invisible)
+                write_image(folder / f"{stem}_{f.index}_texture.png", tex)
+                written += 1
+        except (ImageReadError, OSError) as exc:
+            say(f"prnet: error: {exc}")
+            failed += 1
+            continue
+        except PRNetError as exc:
+            say(f"prnet: error: {path}: {exc}")
+            failed += 1
+            continue
         if not faces:
-            print(f"prnet: warning: no face found in {path}", file=sys.stderr)
-        for f in faces:
-            tex = uv_texture(f, args.size, fill=args.fill, mask_invisible=args.mask_invisible)
-            write_image(out / f"{stem}_{f.index}_texture.png", tex)
-            written += 1
-    print(f"{out}: {written} texture(s) from {len(listing.images)} image(s)")
-    return 0
+            say(f"prnet: warning: no face found in {path}")
+    print(f"{args.output}: {written} texture(s) from {len(listing.images)} image(s)"
+          + (f", {failed} failed" if failed else ""))
+    return 1 if failed else 0
 
 
 # --------------------------------------------------------------------------- video

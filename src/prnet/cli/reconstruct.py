@@ -136,7 +136,7 @@ def _oneline(text: object) -> str:
     return " ".join(str(text).split())
 
 
-def _say(msg: str) -> None:
+def say(msg: str) -> None:
     """One line on stderr, without breaking a progress bar."""
     from tqdm import tqdm
 
@@ -266,7 +266,7 @@ def _run(args: argparse.Namespace, demo: bool) -> int:
     listing = list_images(args.paths)
     for s in listing.missing:
         glob_like = any(c in s for c in "*?[")
-        _say(f"prnet: error: no image matches {s}" if glob_like
+        say(f"prnet: error: no image matches {s}" if glob_like
              else f"prnet: error: cannot read image {s}: file not found")
         stats.failed += 1
     # Files named explicitly are tried whatever their extension (the content decides).
@@ -307,7 +307,7 @@ def _process(prn, path: Path, folder: Path, stem: str, options, args: argparse.N
     try:
         img = read_image(path, max_pixels=args.max_pixels)
     except ImageReadError as exc:
-        _say(f"prnet: error: {exc}")
+        say(f"prnet: error: {exc}")
         stats.failed += 1
         return
     try:
@@ -321,16 +321,16 @@ def _process(prn, path: Path, folder: Path, stem: str, options, args: argparse.N
         written = export_image(faces, folder, stem, options, source=path,
                                image_shape=img.shape[:2])
     except PRNetError as exc:
-        _say(f"prnet: error: {path}: {exc}")
+        say(f"prnet: error: {path}: {exc}")
         stats.failed += 1
         return
     except OSError as exc:
-        _say(f"prnet: error: cannot write the outputs of {path}: {exc}")
+        say(f"prnet: error: cannot write the outputs of {path}: {exc}")
         stats.failed += 1
         return
     except Exception as exc:
         log.debug("processing %s failed", path, exc_info=True)
-        _say(f"prnet: error: {path}: {type(exc).__name__}: {exc}")
+        say(f"prnet: error: {path}: {type(exc).__name__}: {exc}")
         stats.failed += 1
         return
     stats.faces += len(faces)
@@ -340,7 +340,7 @@ def _process(prn, path: Path, folder: Path, stem: str, options, args: argparse.N
         level = "error" if args.strict else "warning"
         what = (f"no face with index {args.face_index} ({found} found)"
                 if args.face_index is not None and found else "no face found")
-        _say(f"prnet: {level}: {what} in {path}")
+        say(f"prnet: {level}: {what} in {path}")
 
 
 def _n(count: int, noun: str) -> str:

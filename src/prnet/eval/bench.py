@@ -154,7 +154,7 @@ def bench_pipeline(prn: Any, image_bytes: bytes, repeats: int = 5,
     whole pipeline on one encoded image.
 
     Stages: ``decode`` (bytes → RGB), ``detect``, ``crop`` (crop matrices + warps),
-    ``network`` (position maps), ``postprocess`` (back-projection, landmarks, vertices,
+    ``network`` (position maps; with ``prn.tta`` the mirrored and shifted crops too), ``postprocess`` (back-projection, landmarks, vertices,
     colours), ``render_visibility`` (z-buffer + vertex visibility), ``pose``, ``export``
     (OBJ with colours, PLY, landmarks and pose text files into a temporary folder).
 
@@ -172,7 +172,6 @@ def bench_pipeline(prn: Any, image_bytes: bytes, repeats: int = 5,
     Raises:
         PRNetError: no face in the image, or ``repeats < 1``.
     """
-    from prnet.geometry.crop import uncrop_points, warp_crop
     from prnet.io import read_image, write_landmarks_txt, write_obj, write_ply, write_pose_txt
     from prnet.pipeline import FaceResult
 
@@ -194,16 +193,16 @@ def bench_pipeline(prn: Any, image_bytes: bytes, repeats: int = 5,
 
             def crop(img=img, dets=dets):
                 mats = prn.crops_for([d.box for d in dets])
-                return mats, np.stack([warp_crop(img, m) for m in mats])
+                return (mats, *prn._tta_crops(img, mats))
 
-            (mats, crops), t["crop"] = _timed(crop, device)
+            (mats, shifted, crops), t["crop"] = _timed(crop, device)
             pms, t["network"] = _timed(lambda crops=crops: prn.predict_crops(crops), device)
 
-            def post(img=img, dets=dets, mats=mats, pms=pms):
+            def post(img=img, dets=dets, mats=mats, shifted=shifted, pms=pms):
                 faces = []
-                for i, (d, m, p) in enumerate(zip(dets, mats, pms, strict=True)):
-                    f = FaceResult(i, np.asarray(d.box, np.float32), d.score, m,
-                                   uncrop_points(p, m), img, prn.layout)
+                posmaps = prn._merge_tta(pms, shifted)
+                for i, (d, m, p) in enumerate(zip(dets, mats, posmaps, strict=True)):
+                    f = FaceResult(i, np.asarray(d.box, np.float32), d.score, m, p, img, prn.layout)
                     _ = f.landmarks, f.vertices, f.colors
                     faces.append(f)
                 return faces
@@ -285,14 +284,15 @@ def run_bench(
     seconds: float = 1.0, batches: Sequence[int] | None = None,
     dtypes: Sequence[str] | None = None, model: str | None = None,
     weights: str | Path | None = None, cuda_graph: bool = True,
-    log: Callable[[str], None] | None = None,
+    log: Callable[[str], None] | None = None, tta: str = "off",
 ) -> dict[str, Any]:
     """The whole benchmark: pipeline stages, network latency/throughput, hardware.
 
     The throughput table covers channels-last (the layout :class:`prnet.PRN` runs) and
     contiguous tensors; on CUDA in fp32/fp16/bf16 (``dtypes`` to restrict) plus a CUDA-graph
     batch-1 latency, on the CPU in fp32, and bf16 where the CPU has it natively (one warm-up pass
-    per configuration).
+    per configuration). ``tta`` (off | flip | shift, as :class:`prnet.PRN`) applies to the
+    pipeline only: the throughput table times single network passes.
 
     Returns:
         A JSON-ready dict with ``hardware``, ``pipeline`` (:func:`bench_pipeline`),
@@ -317,8 +317,8 @@ def run_bench(
         raise PRNetError(f"benchmark image not found: {path}")
     name = model or DEFAULT_MODEL
     t0 = time.perf_counter()
-    prn = PRN(model=model, weights=weights, device=device)
-    say(f"pipeline: {path.name}, {repeats} repeats on {device}")
+    prn = PRN(model=model, weights=weights, device=device, tta=tta)
+    say(f"pipeline: {path.name}, {repeats} repeats on {device}, TTA {prn.tta}")
     pipe = bench_pipeline(prn, path.read_bytes(), repeats=repeats)
     is_cuda = str(device).startswith("cuda")
     batches = tuple(batches or default_batches(device))
@@ -343,6 +343,7 @@ def run_bench(
         "model": name,
         "weights": str(weights) if weights else "bundled",
         "image": str(path),
+        "tta": prn.tta,
         "network_ms_b1": b1(True),
         "network_ms_b1_contiguous": b1(False),
         "e2e_ms_per_face": pipe["e2e_ms_per_face"],
@@ -375,8 +376,10 @@ def format_bench(result: dict[str, Any]) -> str:
             f"torch {hw['torch_version']}")
     lines = [head, ""]
     pipe = result["pipeline"]
+    tta = result.get("tta", "off")
     lines.append(f"Pipeline per face ({pipe['faces']} face(s) in a {pipe['image_shape'][1]}x"
-                 f"{pipe['image_shape'][0]} image, median of {pipe['repeats']} repeats):")
+                 f"{pipe['image_shape'][0]} image, median of {pipe['repeats']} repeats"
+                 f"{'' if tta == 'off' else f', TTA {tta}'}):")
     mins = pipe.get("stages_ms_per_face_min", {})
     lines.append(f"  {'stage':<20} {'ms/face':>9} {'min':>9}")
     for k, v in result["stages_ms_per_face"].items():

@@ -43,8 +43,9 @@ __all__ = [
 
 #: Default limit on width * height accepted by :func:`read_image`.
 DEFAULT_MAX_PIXELS = 80_000_000
-#: File extensions (lower case) treated as images by :func:`list_images`.
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+#: File extensions (lower case) treated as images by :func:`list_images` (a GIF is read as its
+#: first frame; :func:`write_image` writes every one of them but GIF).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 
 _WHITE = 255.0
 _HIGH_DEPTH_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
@@ -306,7 +307,7 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, *, quality: int = 95) 
     if fmt is None:
         raise PRNetError(
             f"cannot write image {out}: unsupported extension {out.suffix!r} "
-            f"(use one of {', '.join(IMAGE_EXTENSIONS)})"
+            f"(use one of {', '.join(_SAVE_FORMATS)})"
         )
     a = np.asarray(rgb)
     keep_alpha = a.ndim == 3 and a.shape[2] == 4 and fmt in ("PNG", "WEBP", "TIFF")
