@@ -79,6 +79,7 @@ __all__ = [
     "export_image_summary",
     "face_arrays",
     "face_summary",
+    "is_exported",
 ]
 
 #: Names of the per-face outputs, in the order they are written.
@@ -149,6 +150,11 @@ class ExportOptions:
     def names(self) -> list[str]:
         """The outputs switched on, in :data:`OUTPUTS` order."""
         return [n for n in OUTPUTS if getattr(self, n)]
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"outputs": names, "texture_size", "mask_invisible"}``, as recorded in ``<stem>.json``."""
+        return {"outputs": self.names, "texture_size": int(self.texture_size),
+                "mask_invisible": bool(self.mask_invisible)}
 
 
 # --------------------------------------------------------------------------- arrays
@@ -331,12 +337,14 @@ def export_image_summary(
     source: str | os.PathLike | None = None,
     image_shape: tuple[int, int] | None = None,
     files: Sequence[Sequence[Path]] | None = None,
+    options: ExportOptions | None = None,
 ) -> Path:
     """Write ``<out_dir>/<stem>.json``: the image, its faces and the files written for them.
 
     ``{"prnet_version", "image": source, "width", "height", "faces": [face_summary + "files"],
-    "files": [...]}``; file names are relative to ``out_dir`` (``/`` separated). ``faces`` is
-    ``[]`` for an image without a face (the file is still written).
+    "files": [...], "options": ExportOptions.to_json()}``; file names are relative to
+    ``out_dir`` (``/`` separated). ``faces`` is ``[]`` for an image without a face (the file is
+    still written). ``options`` is null when not given.
 
     Args:
         faces: the image's faces (may be empty).
@@ -345,6 +353,7 @@ def export_image_summary(
         source: the input image's path, recorded as given.
         image_shape: (height, width); taken from the faces when omitted.
         files: per face, the paths :func:`export_face` wrote (same order as ``faces``).
+        options: the export options the files were written with.
 
     Returns:
         The path of the JSON file.
@@ -374,6 +383,7 @@ def export_image_summary(
         "width": None if image_shape is None else int(image_shape[1]),
         "faces": entries,
         "files": all_files,
+        "options": None if options is None else options.to_json(),
     }
     return write_json(folder / f"{stem}.json", obj)
 
@@ -397,5 +407,21 @@ def export_image(
     """
     per_face = [export_face(f, out_dir, stem, options) for f in faces]
     summary = export_image_summary(faces, out_dir, stem, source=source,
-                                   image_shape=image_shape, files=per_face)
+                                   image_shape=image_shape, files=per_face,
+                                   options=options or ExportOptions())
     return [p for ps in per_face for p in ps] + [summary]
+
+
+def is_exported(out_dir: str | os.PathLike, stem: str, options: ExportOptions | None = None) -> bool:
+    """Whether an earlier :func:`export_image` finished ``stem`` in ``out_dir`` with the same
+    ``options``: its ``<stem>.json`` (written last) reads, records these options, and every file
+    it lists exists. Used by ``prnet reconstruct --skip-existing`` to resume a run."""
+    import json
+
+    folder = Path(out_dir)
+    try:
+        obj = json.loads((folder / f"{stem}.json").read_text(encoding="utf-8"))
+        return (obj.get("options") == (options or ExportOptions()).to_json()
+                and all((folder / f).is_file() for f in obj["files"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False

@@ -120,6 +120,33 @@ def test_glob_input_and_strict(sample_image_path, tmp_path):
     assert code == 0 and stderr.startswith("prnet: warning: no face found")
 
 
+def test_skip_existing_resumes_a_run(sample_copy, tmp_path, monkeypatch):
+    blank(sample_copy.parent / "z.png")
+    out = tmp_path / "out"
+    assert run_cli("reconstruct", sample_copy.parent, "-o", out, "--kpt")[0] == 0
+    assert json.loads((out / "x.json").read_text())["options"]["outputs"] == ["kpt"]
+    (out / "x_0_kpt.json").unlink()  # an interrupted export: x is redone, z is not
+    (sample_copy.parent / "bad.png").write_bytes(b"oops")  # unreadable inputs are tried again
+    code, stdout, stderr = run_cli("reconstruct", sample_copy.parent, "-o", out, "--kpt",
+                                   "--skip-existing")
+    assert code == 1 and "cannot read image" in stderr
+    assert "2 images, 1 face, 0 without a face, 1 failed" in stdout and "1 skipped" in stdout
+    assert (out / "x_0_kpt.json").is_file()
+    # everything done: the model is not even loaded
+    (sample_copy.parent / "bad.png").unlink()
+    import prnet.cli.reconstruct as rec
+
+    monkeypatch.setattr(rec, "_load_prn", lambda args: pytest.fail("model loaded"))
+    code, stdout, _ = run_cli("reconstruct", sample_copy.parent, "-o", out, "--kpt",
+                              "--skip-existing")
+    assert code == 0 and "0 images" in stdout and "2 skipped (done earlier)" in stdout
+    # other outputs asked for: nothing is skipped
+    monkeypatch.undo()
+    code, stdout, _ = run_cli("reconstruct", sample_copy.parent, "-o", out, "--pose",
+                              "--skip-existing")
+    assert code == 0 and "2 images" in stdout and "skipped" not in stdout
+
+
 def test_plan_outputs():
     out = Path("o")
     flat = plan_outputs([Path("a/x.jpg"), Path("b/y.jpg")], out)
@@ -188,7 +215,7 @@ def test_help_lists_every_flag():
     for flag in ("--obj", "--texture", "--texture-size", "--mask-invisible", "--front", "--kpt",
                  "--pose", "--depth", "--mat", "--ply", "--npz", "--viz", "--all", "--device",
                  "--batch-size", "--detector", "--boxes", "--weights", "--model", "--refine",
-                 "--face-index", "--max-pixels", "--strict", "--tta", "--tta-shift", "--precision",
+                 "--face-index", "--max-pixels", "--strict", "--skip-existing", "--tta", "--tta-shift", "--precision",
                  "exit status"):
         assert flag in text, flag
 

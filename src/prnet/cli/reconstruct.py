@@ -99,6 +99,10 @@ def _add_options(p: argparse.ArgumentParser, demo: bool) -> None:
                               "right from 0)")
         sel.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                          help=f"refuse images with more pixels (default {DEFAULT_MAX_PIXELS})")
+        sel.add_argument("--skip-existing", action="store_true",
+                         help="resume an interrupted run: skip images whose <stem>.json in DIR "
+                              "lists the same outputs and whose files all exist (the model and "
+                              "TTA settings are not compared)")
         sel.add_argument("--strict", action="store_true",
                          help="exit with status 3 when an image has no face (default: such "
                               "images are reported but are not errors)")
@@ -195,6 +199,7 @@ class RunStats:
     images: int = 0
     faces: int = 0
     failed: int = 0
+    skipped: int = 0
     no_face: list[str] = field(default_factory=list)
     files: int = 0
 
@@ -285,8 +290,17 @@ def _run(args: argparse.Namespace, demo: bool) -> int:
         from prnet.detect import BoxesDetector
 
         boxes = BoxesDetector.from_json(args.boxes)
-    prn = _load_prn(args)
     plan = plan_outputs(images, out_dir)
+    if getattr(args, "skip_existing", False):
+        from prnet.export import is_exported
+
+        todo = [not is_exported(folder, stem, options) for folder, stem in plan]
+        stats.skipped = todo.count(False)
+        images = [p for p, t in zip(images, todo, strict=True) if t]
+        plan = [q for q, t in zip(plan, todo, strict=True) if t]
+        if not images:
+            return _finish(args, stats, t0, out_dir)
+    prn = _load_prn(args)
 
     from tqdm import tqdm
 
@@ -353,7 +367,8 @@ def _finish(args: argparse.Namespace, stats: RunStats, t0: float, out_dir: Path)
         per = f" ({secs / stats.images:.2f} s/image)" if stats.images else ""
         print(f"prnet: {_n(stats.images, 'image')}, {_n(stats.faces, 'face')}, "
               f"{len(stats.no_face)} without a face, {stats.failed} failed, {secs:.1f} s{per}; "
-              f"{_n(stats.files, 'file')} in {out_dir}")
+              f"{_n(stats.files, 'file')} in {out_dir}"
+              + (f"; {stats.skipped} skipped (done earlier)" if stats.skipped else ""))
     if stats.failed:
         return EXIT_FAILED
     if args.strict and stats.no_face:
