@@ -129,3 +129,20 @@ def test_warp_matches_affine():
     out = warp_images(src, A)[0, 0]
     y, x = np.unravel_index(int(out.argmax()), out.shape)
     assert abs(x - (40 * 2 + 10)) <= 1 and abs(y - (30 * 2 + 20)) <= 1
+
+
+def test_resize_batch_averages_only_rendered_texels():
+    import torch
+
+    from prnet.train.augment import resize_batch
+
+    valid = torch.zeros(1, 1, 256, 256)
+    valid[..., 64:192, 65:190] = 1  # odd edge: 2×2 cells half inside
+    y = torch.arange(256.0)[None, None, None, :].expand(2, 3, 256, 256) * valid
+    x = torch.rand(2, 3, 256, 256)
+    xs, ys = resize_batch(x, y, valid, 128)
+    assert xs.shape == ys.shape == (2, 3, 128, 128)
+    torch.testing.assert_close(xs, torch.nn.functional.avg_pool2d(x, 2))
+    # inside: mean of the 2×2 texels' x; a half-covered cell keeps its rendered column's value
+    assert ys[0, 0, 40, 40].item() == 80.5 and ys[0, 0, 40, 32].item() == 65.0
+    assert ys[0, 0, 10, 10].item() == 0.0  # nothing rendered

@@ -56,6 +56,13 @@ def test_labels_pack_train_resume(shared_dir, bfm, tmp_path):
          *common)
     m4 = json.loads((run4 / "metrics.json").read_text())
     assert m4["samples_seen"] == 8 and "raw_nme2d_balanced" in m4
+    # progressive resizing: the original network trained at 64², evaluated at 256²
+    run5 = tmp_path / "run5"
+    _run("-m", "prnet", "train", "--out", str(run5), "--model", "resfcn256", "--init", "none",
+         "--size", "64", *common)
+    m5 = json.loads((run5 / "metrics.json").read_text())
+    assert m5["samples_seen"] == 4 and 0 < m5["nme2d_balanced"] < 100
+    assert json.loads((run5 / "config.json").read_text())["size"] == 64
 
 
 def test_weight_ema_averages_weights_and_copies_counters():
@@ -183,6 +190,8 @@ def test_every_train_flag_is_documented():
     ({"ema": 1.0}, "--ema 1.0: must be within"),
     ({"flip": 1.5}, "--flip 1.5: must be within"),
     ({"device": "tpu:x"}, "--device tpu:x: not a torch device"),
+    ({"size": 100}, "--size 100: use 64, 128 or 256"),
+    ({"size": 128}, "--size 128: mobilenet_unet adds its output to the 256×256 mean"),
 ])
 def test_bad_configs_fail_before_any_work(tmp_path, flags, message):
     from prnet.errors import PRNetError

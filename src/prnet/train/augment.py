@@ -89,3 +89,15 @@ def photometric(x: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
     colour = torch.rand(B, 3, 1, 1, device=dev, generator=gen)
     x = torch.where(m[:, None], colour, x)
     return x.clamp(0, 1)
+
+
+def resize_batch(x: torch.Tensor, y: torch.Tensor, valid: torch.Tensor, size: int
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Crops (B, 3, 256, 256) and position maps (B, 3, 256, 256) at ``size`` (a divisor of 256)
+    for progressive resizing: area-averaged crops; maps averaged over the ``valid`` (1, 1, 256,
+    256) texels only (rendered texels next to unrendered zeros keep their value), positions
+    still in 256-crop pixels."""
+    k = NET // size
+    cover = F.avg_pool2d(valid, k)
+    return (F.interpolate(x, size=(size, size), mode="area"),
+            F.avg_pool2d(y * valid, k) / cover.clamp_min(1e-6))

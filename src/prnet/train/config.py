@@ -33,6 +33,7 @@ class TrainConfig:
     flip: float = 0.5
     reflect_pad: float = 0.7  # share of crops padded by mirroring instead of zeros
     kpt_weight: float = 0.0  # extra weight of the 68 landmark texels (on top of the UV mask)
+    size: int = 256  # training resolution of crops and position maps (dev evaluation stays at 256)
     freeze_bn: bool = False  # keep BatchNorm statistics fixed (small-batch fine-tuning, e.g. on CPU)
     eval_every_min: float = 2.0
     dev_limit: int | None = None
@@ -75,6 +76,12 @@ def check_config(cfg: TrainConfig) -> None:
         value = getattr(cfg, name)
         if not lo <= value <= hi:
             raise PRNetError(f"--{name.replace('_', '-')} {value}: must be within [{lo}, {hi}]")
+    if cfg.size not in (64, 128, 256):
+        raise PRNetError(f"--size {cfg.size}: use 64, 128 or 256")
+    if cfg.size != 256 and cfg.model.startswith("mobilenet_unet"):
+        raise PRNetError(f"--size {cfg.size}: {cfg.model} adds its output to the 256×256 mean "
+                         "position map; only fully convolutional networks (resfcn256) train "
+                         "at a lower resolution")
     try:
         device = torch.device(cfg.device)
     except (RuntimeError, ValueError):

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
@@ -31,7 +32,7 @@ from prnet.models.precision import autocast
 from prnet.models.unet import MobileNetUNet
 from prnet.models.weights import load_weights, read_weights_meta
 from prnet.models.widen import widen_decoder
-from prnet.train.augment import crop_affines, photometric, warp_images
+from prnet.train.augment import crop_affines, photometric, resize_batch, warp_images
 from prnet.train.config import TrainConfig, check_config
 from prnet.train.data import decode_images, load_pack
 from prnet.train.posmap import PosmapRenderer
@@ -207,9 +208,11 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     kpts = torch.cat([renderer.landmarks(params[i : i + 4096])[..., :2] for i in range(0, len(params), 4096)])
     layout = load_layout()
     w = torch.as_tensor(layout.weight_mask, device=cfg.device)
-    ku = layout.kpt_uv.astype(np.int64)
+    ku = layout.kpt_uv_bfm.astype(np.int64)  # where the labels put the landmarks
     w[ku[:, 1], ku[:, 0]] += cfg.kpt_weight
     w = (w / w.mean())[None, None]
+    valid = (w > 0).float()
+    w = F.avg_pool2d(w, 256 // cfg.size)
     n = images.shape[0]
     print(f"data: {n} faces decoded in {time.time() - t0:.1f}s; device {cfg.device}")
 
@@ -255,6 +258,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
             reflect = torch.rand(cfg.batch, device=cfg.device, generator=gen) < cfg.reflect_pad
             x = photometric(warp_images(images[idx].float() / 255, A, flip, reflect), gen)
             y = renderer(params[idx], A, flip)
+            if cfg.size != 256:  # progressive resizing: same crop, fewer pixels
+                x, y = resize_batch(x, y, valid, cfg.size)
         if cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         if step == 0 and isinstance(forward, CompiledForward):
