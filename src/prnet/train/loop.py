@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from prnet.errors import PRNetError
 from prnet.eval.metrics import nme_68, summarize, yaw_bins
+from prnet.geometry.crop import uncrop_points
 from prnet.models import create_model
 from prnet.models.mobilenet import MobileNetV1
 from prnet.models.precision import autocast
@@ -67,11 +68,7 @@ def predict_dev(model: torch.nn.Module, dev: DevSet, cfg: TrainConfig, batch: in
         preds.append(pm.float()[:, :, ku[:, 1], ku[:, 0]].permute(0, 2, 1).cpu().numpy())
     if was_training:
         _train_mode(model, cfg)
-    kp = np.concatenate(preds)
-    Mi = np.stack([np.linalg.inv(np.vstack([m, [0, 0, 1]]))[:2] for m in dev.M])
-    xy = np.einsum("bij,bkj->bki", Mi[:, :, :2], kp[..., :2]) + Mi[:, None, :, 2]
-    z = kp[..., 2:] / np.sqrt(np.abs(np.linalg.det(dev.M[:, :, :2])))[:, None, None]
-    return np.concatenate([xy, z], -1)
+    return np.stack([uncrop_points(k, m) for k, m in zip(np.concatenate(preds), dev.M, strict=True)])
 
 
 def evaluate(model: torch.nn.Module, dev: DevSet, cfg: TrainConfig, batch: int | None = None) -> dict[str, float]:
