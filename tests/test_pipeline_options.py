@@ -58,8 +58,8 @@ def test_tta_modes(prn, sample_image_path, monkeypatch):
     for mode in ("off", "flip", "shift"):
         p = PRN(device="cpu", tta=mode)
         calls = []
-        forward = p._forward
-        monkeypatch.setattr(p, "_forward", lambda x, f=forward, c=calls: c.append(len(x)) or f(x))
+        forward = p.network.forward
+        monkeypatch.setattr(p.network, "forward", lambda x, f=forward, c=calls: c.append(len(x)) or f(x))
         faces[mode] = p.reconstruct(img, boxes=[box])[0]
         assert sum(calls) == {"off": 1, "flip": 2, "shift": 10}[mode]
         # the result keeps the unshifted crop

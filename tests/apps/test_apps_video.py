@@ -8,6 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+from prnet import PRN
+
 from prnet.apps.video import VideoProcessor, VideoReader, have_pyav, process_video
 from prnet.cli import main
 from prnet.errors import PRNetError
@@ -34,7 +36,12 @@ def _write_video(path, img_rgb, n=N, fourcc="mp4v"):
 
 
 class Counting:
-    """Wraps a PRN: counts detector calls and network passes, can raise after some passes."""
+    """Wraps a PRN: counts detector calls and network passes, can raise after some passes.
+
+    The pipeline stages that call the network run on the wrapper, so every pass is counted."""
+
+    posmaps = PRN.posmaps
+    refined = PRN.refined
 
     def __init__(self, prn, raise_at: int | None = None):
         self._prn = prn
@@ -45,22 +52,15 @@ class Counting:
     def __getattr__(self, name):
         return getattr(self._prn, name)
 
-    @property
-    def detector(self):
-        outer = self
+    def detect(self, image, key=None):
+        self.detect_calls += 1
+        return self._prn.detect(image, key)
 
-        class _D:
-            def detect(self, image):
-                outer.detect_calls += 1
-                return outer._prn.detector.detect(image)
-
-        return _D()
-
-    def posmaps_for(self, image, mats):
+    def predict_crops(self, crops):
         self.net_calls += 1
         if self.raise_at is not None and self.net_calls >= self.raise_at:
             raise KeyboardInterrupt
-        return self._prn.posmaps_for(image, mats)
+        return self._prn.predict_crops(crops)
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +233,7 @@ def test_reader_errors(tmp_path, monkeypatch):
 def test_cli_video(prn, clip, tmp_path, monkeypatch, capsys):
     import prnet.cli.apps as cli_apps
 
-    monkeypatch.setattr(cli_apps, "_make_prn", lambda args: prn)
+    monkeypatch.setattr(cli_apps, "load_prn", lambda args: prn)
     rc = main(
         [
             "video",

@@ -136,7 +136,7 @@ def test_skip_existing_resumes_a_run(sample_copy, tmp_path, monkeypatch):
     (sample_copy.parent / "bad.png").unlink()
     import prnet.cli.reconstruct as rec
 
-    monkeypatch.setattr(rec, "_load_prn", lambda args: pytest.fail("model loaded"))
+    monkeypatch.setattr(rec, "load_prn", lambda *a, **k: pytest.fail("model loaded"))
     code, stdout, _ = run_cli("reconstruct", sample_copy.parent, "-o", out, "--kpt",
                               "--skip-existing")
     assert code == 0 and "0 images" in stdout and "2 skipped (done earlier)" in stdout

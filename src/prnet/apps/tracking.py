@@ -66,21 +66,14 @@ def reconstruct_in_order(
     With ``refine_boxes`` a face found from a box is cropped again from its own landmarks and
     run once more, so that every face ends up with the same (landmark) crop policy.
     """
-    mats = prn.crops_for(list(boxes), [np.asarray(k)[:, :2] for k in landmarks])
-    if not mats:
+    plans = prn.plan(boxes=boxes, landmarks=[np.asarray(k)[:, :2] for k in landmarks])
+    if not plans:
         return []
-    posmaps = prn.posmaps_for(frame, mats)
+    posmaps = prn.posmaps(frame, plans)
     if refine_boxes and len(boxes):
         nb = len(boxes)
-        lms = [prn.layout.landmarks(p)[:, :2] for p in posmaps[:nb]]
-        mats[:nb] = prn.crops_for((), lms)
-        posmaps[:nb] = prn.posmaps_for(frame, mats[:nb])
-    out_boxes = [np.asarray(b, np.float32)[:4] for b in boxes]
-    out_boxes += [np.r_[k[:, :2].min(0), k[:, :2].max(0)].astype(np.float32) for k in landmarks]
-    return [
-        FaceResult(i, b, 1.0, m, p, frame, prn.layout)
-        for i, (b, m, p) in enumerate(zip(out_boxes, mats, posmaps, strict=True))
-    ]
+        plans[:nb], posmaps[:nb] = prn.refined(frame, plans[:nb], posmaps[:nb])
+    return prn.faces(frame, plans, posmaps, order="input")
 
 
 @dataclass
@@ -192,7 +185,7 @@ class FaceTracker:
         if detect:
             self._since_detect = 0
             self.detector_calls += 1
-            dets = self.prn.detector.detect(frame)
+            dets = self.prn.detect(frame)
             det_boxes = np.array([d.box for d in dets], np.float64).reshape(-1, 4)
             ok, new_tracks = self._match(ok, lost, det_boxes, frame)
             for t in new_tracks:

@@ -462,9 +462,7 @@ class VideoProcessor:
                     flt.reset()
                 size = float(np.mean(np.ptp(f.landmarks[:, :2], axis=0)))
                 pm = flt(pm, t, scale=max(size, 1.0)).astype(np.float32)
-            out.append(
-                (tf.track_id, FaceResult(i, f.box, f.score, f.crop_matrix, pm, f.image, f.layout))
-            )
+            out.append((tf.track_id, f.with_posmap(pm, index=i)))
         return sorted(out, key=lambda p: p[0])
 
 

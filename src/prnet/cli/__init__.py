@@ -14,26 +14,6 @@ from prnet.errors import PRNetError
 COMMAND_MODULES = ["reconstruct", "info", "evaluate", "bench", "apps", "train", "bfm"]
 
 
-def add_precision_argument(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """``--precision`` of :class:`prnet.PRN`, the same for every command that runs the network."""
-    from prnet.models.precision import PRECISIONS
-
-    p.add_argument("--precision", default="fp32", choices=PRECISIONS,
-                   help="network precision: fp32 (default); bf16 on CUDA or on a CPU with native bf16 "
-                        "(AVX512-BF16/AMX: about 2.5x faster network there, same dev NME); fp16 on CUDA")
-
-
-def add_tta_argument(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """``--tta`` / ``--tta-shift`` of :class:`prnet.PRN` (both set ``args.tta``), for every command
-    that runs the network."""
-    p.add_argument("--tta", dest="tta", action="store_const", const="flip", default="off",
-                   help="flip test-time augmentation: average with the mirrored crop (2x network time, "
-                        "lower error)")
-    p.add_argument("--tta-shift", dest="tta", action="store_const", const="shift",
-                   help="flip TTA plus 4 crops shifted by 4%% of their side (10x network time, lower "
-                        "error still)")
-
-
 def build_parser() -> argparse.ArgumentParser:
     from prnet import __version__
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from prnet.cli import add_precision_argument, add_tta_argument
+from prnet.cli.options import load_prn, model_parser
 from prnet.errors import PRNetError
 
 
@@ -16,43 +16,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_video(sub)
 
 
-def _model_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("model and detector")
-    g.add_argument(
-        "--device",
-        default="auto",
-        help="cpu, cuda, cuda:1, ... (default auto: CUDA when available)",
-    )
-    g.add_argument(
-        "--model", default=None, metavar="NAME", help="network name (default: the bundled model)"
-    )
-    g.add_argument(
-        "--weights",
-        default=None,
-        metavar="FILE",
-        help="safetensors weights to use instead of the bundled ones",
-    )
-    g.add_argument(
-        "--detector", default="blazeface", metavar="NAME", help="face detector (default blazeface)"
-    )
-    add_tta_argument(g)
-    add_precision_argument(g)
-
-
-def _make_prn(args: argparse.Namespace):
-    """The PRN for the run (a bad --device becomes one PRNetError line)."""
-    from prnet import PRN
-
-    return PRN(model=args.model, weights=args.weights, device=args.device, detector=args.detector,
-               tta=getattr(args, "tta", "off"), precision=getattr(args, "precision", "fp32"))
-
-
 # --------------------------------------------------------------------------- swap
 
 
 def _register_swap(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "swap",
+        parents=[model_parser()],
         help="put a reference face's texture (or its eyes, or a UV region) on an image's faces",
         description="Face swap / texture editing as in PRNet: the REFERENCE face's UV texture is "
         "rendered on each SOURCE face's 3D shape and blended in with Poisson editing.",
@@ -90,7 +60,6 @@ def _register_swap(sub: argparse._SubParsersAction) -> None:
         help="texels the reference face hides: take them from its mirror side (default) "
         "or not; what is still missing is filled smoothly",
     )
-    _model_args(p)
     p.set_defaults(func=_run_swap)
 
 
@@ -112,7 +81,7 @@ def _run_swap(args: argparse.Namespace) -> int:
         indices = None
     src = read_image(args.source)
     ref = read_image(args.reference)
-    prn = _make_prn(args)
+    prn = load_prn(args)
     src_faces = prn.reconstruct(src)
     if not src_faces:
         raise PRNetError(f"no face found in {args.source}")
@@ -149,6 +118,7 @@ def _run_swap(args: argparse.Namespace) -> int:
 def _register_texture(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "texture",
+        parents=[model_parser()],
         help="write each face's UV texture map (<stem>_<i>_texture.png)",
         description="UV texture of every face, left to right, in the texel layout of the "
         "textured OBJ (vt of write_obj with uv = FaceResult.uv).",
@@ -169,7 +139,6 @@ def _register_texture(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="black out texels whose colour is not seen (after --fill)",
     )
-    _model_args(p)
     p.set_defaults(func=_run_texture)
 
 
@@ -191,7 +160,7 @@ def _run_texture(args: argparse.Namespace) -> int:
         say(f"prnet: warning: skipping {s} (not an image)")
     if not listing.images:
         raise PRNetError("no input images")
-    prn = _make_prn(args)
+    prn = load_prn(args)
     written = failed = 0
     plan = plan_outputs(listing.images, Path(args.output))
     for path, (folder, stem) in tqdm(list(zip(listing.images, plan, strict=True)), desc="texture",
@@ -223,6 +192,7 @@ def _run_texture(args: argparse.Namespace) -> int:
 def _register_video(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "video",
+        parents=[model_parser()],
         help="reconstruct and track the faces of a video (annotated MP4, CSV, NPZ, OBJs)",
         description="Every frame is reconstructed; faces are tracked from their previous "
         "landmarks (the detector runs only every --detect-every frames or when a track is "
@@ -265,7 +235,6 @@ def _register_video(sub: argparse._SubParsersAction) -> None:
         help="decoder: PyAV if installed (auto), else OpenCV",
     )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
-    _model_args(p)
     p.set_defaults(func=_run_video)
 
 
@@ -274,7 +243,7 @@ def _run_video(args: argparse.Namespace) -> int:
 
     VideoReader(args.input, args.backend).close()  # fail fast, before loading the network
     proc = VideoProcessor(
-        _make_prn(args),
+        load_prn(args),
         every=args.every,
         max_frames=args.max_frames,
         smooth=args.smooth,

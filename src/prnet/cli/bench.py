@@ -5,19 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from prnet.cli import add_tta_argument
+from prnet.cli.options import model_options, model_parser
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "bench", help="time the pipeline stages and the network (CPU or CUDA)",
+        "bench", parents=[model_parser(device="cpu")], help="time the pipeline stages and the network (CPU or CUDA)",
         description="Per-stage time per face of the whole pipeline on one image (decode, detect, "
         "crop, network, post-processing, render/visibility, pose, exports to a temp folder), "
         "end-to-end faces/s, network batch-1 latency and throughput over batch sizes (CPU: 1, 8, "
         "32 fp32; CUDA: 1, 64, 256 in fp32/fp16/bf16, with and without channels-last, plus a "
         "CUDA-graph batch-1 latency), and the hardware. --tta/--tta-shift time the pipeline with "
         "test-time augmentation. Prints a table; --json writes it all.")
-    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default: cpu)")
     p.add_argument("--json", default=None, help="write the results as JSON")
     p.add_argument("--image", default=None, help="benchmark image (default: the bundled astronaut.jpg)")
     p.add_argument("--repeats", type=int, default=5, help="timed pipeline repeats (default 5)")
@@ -27,10 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="batch sizes (default: 1 8 32 on CPU, 1 64 256 on CUDA)")
     p.add_argument("--dtypes", nargs="+", choices=["fp32", "fp16", "bf16"], default=None,
                    help="network dtypes (default: fp32 on CPU, plus bf16 where the CPU has it natively; all three on CUDA)")
-    p.add_argument("--model", default=None, help="registered network name (default: bundled)")
-    p.add_argument("--weights", default=None, help="safetensors weights instead of the bundled ones")
     p.add_argument("--no-cuda-graph", action="store_true", help="skip the CUDA-graph latency")
-    add_tta_argument(p)
     p.set_defaults(func=run)
 
 
@@ -43,9 +39,9 @@ def run(args: argparse.Namespace) -> int:
         raise PRNetError(f"--repeats: expected a positive number, got {args.repeats}")
     if args.batches and min(args.batches) < 1:
         raise PRNetError(f"--batches: expected positive numbers, got {args.batches}")
-    result = run_bench(args.device, args.image, args.repeats, args.seconds, args.batches,
-                       args.dtypes, args.model, args.weights, cuda_graph=not args.no_cuda_graph,
-                       log=lambda m: print(m, file=sys.stderr, flush=True), tta=args.tta)
+    result = run_bench(model_options(args), args.image, args.repeats, args.seconds, args.batches,
+                       args.dtypes, cuda_graph=not args.no_cuda_graph,
+                       log=lambda m: print(m, file=sys.stderr, flush=True))
     print(format_bench(result), end="")
     if args.json:
         print(f"wrote {write_json(args.json, result)}")

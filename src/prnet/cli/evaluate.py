@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from prnet.cli import add_precision_argument, add_tta_argument
+from prnet.cli.options import load_prn, model_parser
 
 DEFAULT_TEACHER_DIR = Path("..") / "shared" / "teacher" / "3ddfa_v2"
 
@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Evaluate the model on a benchmark.")
     bench = p.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
     a = bench.add_parser(
-        "aflw2000", help="AFLW2000-3D: 68-point NME 2D/3D by yaw bin, dense/reconstruction "
+        "aflw2000", parents=[model_parser()], help="AFLW2000-3D: 68-point NME 2D/3D by yaw bin, dense/reconstruction "
         "NME (approximate), pose MAE",
         description="AFLW2000-3D protocol (PRNet/3DDFA): 68-point NME normalised by sqrt(w*h) of "
         "the ground-truth landmark box, by |yaw| bin (0-30, 30-60, 60-90), balanced and overall "
@@ -28,14 +28,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--crop", choices=["gt", "detector"], default="gt",
                    help="gt: crop from the ground-truth landmark box (PRNet run_basics, the "
                    "convention); detector: from the face detector's box (default: gt)")
-    a.add_argument("--model", default=None, help="registered network name (default: bundled)")
-    a.add_argument("--weights", default=None, help="safetensors weights instead of the bundled ones")
-    a.add_argument("--detector", default="blazeface", help="detector for --crop detector (default: blazeface)")
-    a.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: auto)")
-    add_tta_argument(a)
-    add_precision_argument(a)
-    a.add_argument("--refine", action="store_true",
-                   help="second pass: re-crop each face from its first-pass landmarks (see PRN)")
     a.add_argument("--baseline", choices=["teacher"], action="append", default=[],
                    help="also evaluate the 3DDFA_V2 teacher (GT-landmark crops) side by side")
     a.add_argument("--teacher-dir", type=Path, default=DEFAULT_TEACHER_DIR,
@@ -51,7 +43,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_aflw2000(args: argparse.Namespace) -> int:
-    from prnet import PRN
     from prnet.bfm import load_bfm
     from prnet.errors import AssetMissingError, PRNetError
     from prnet.eval.aflw2000 import load_aflw2000
@@ -75,8 +66,7 @@ def run_aflw2000(args: argparse.Namespace) -> int:
         teacher = load_teacher(root)
     samples = load_aflw2000(args.dir, limit=args.limit)
     bfm = load_bfm(fetch=False)
-    prn = PRN(model=args.model, weights=args.weights, device=args.device, detector=args.detector,
-              tta=args.tta, refine=args.refine, precision=args.precision)
+    prn = load_prn(args)
     ours = f"prnet ({args.model or 'bundled'})" if not args.weights else f"prnet ({Path(args.weights).name})"
     ours += (f", {args.tta} TTA" if args.tta != "off" else "") + (f", {args.precision}" if args.precision != "fp32" else "") + (", refined crop" if args.refine else "")
     predictors = {"prnet": PRNPredictor(prn, args.crop)}

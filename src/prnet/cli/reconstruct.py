@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from prnet.cli import add_precision_argument, add_tta_argument
-from prnet.errors import ImageReadError, PRNetError, WeightsError
+from prnet.cli.options import load_prn, model_parser
+from prnet.errors import ImageReadError, PRNetError
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,6 @@ def _sample_image() -> Path:
 
 
 def _add_options(p: argparse.ArgumentParser, demo: bool) -> None:
-    from prnet.detect import available_detectors
     from prnet.io import DEFAULT_MAX_PIXELS
 
     if not demo:
@@ -72,27 +71,10 @@ def _add_options(p: argparse.ArgumentParser, demo: bool) -> None:
                      help="side of the UV texture image for --texture (default 256)")
     out.add_argument("--mask-invisible", action="store_true",
                      help="black out self-occluded texels in the UV texture")
-    mdl = p.add_argument_group("model and detector")
-    mdl.add_argument("--device", default="auto",
-                     help="cpu, cuda, cuda:1, ... (default auto: CUDA when available)")
-    mdl.add_argument("--batch-size", type=int, default=None, metavar="N",
-                     help="faces per network pass (default: 1 on CPU, 16 on CUDA)")
-    mdl.add_argument("--model", default=None, metavar="NAME",
-                     help="network name (default: the bundled mobilenet_unet)")
-    mdl.add_argument("--weights", default=None, metavar="FILE",
-                     help="safetensors weights to use instead of the bundled ones")
-    mdl.add_argument("--detector", default="blazeface", choices=sorted(available_detectors()),
-                     metavar="NAME",
-                     help=f"face detector: {', '.join(sorted(available_detectors()))} "
-                          "(default blazeface)")
-    mdl.add_argument("--refine", action="store_true",
-                     help="second pass: re-crop each face from its first-pass landmarks")
-    add_precision_argument(mdl)
-    add_tta_argument(mdl)
     if not demo:
-        mdl.add_argument("--boxes", default=None, metavar="FILE",
-                         help='precomputed face boxes instead of the detector: JSON '
-                              '{"image name or path": [[x0, y0, x1, y1], ...]}')
+        p.add_argument("--boxes", default=None, metavar="FILE",
+                       help='precomputed face boxes instead of the detector: JSON '
+                            '{"image name or path": [[x0, y0, x1, y1], ...]}')
         sel = p.add_argument_group("inputs and exit status")
         sel.add_argument("--face-index", type=int, default=None, metavar="I",
                          help="only the face with this index (faces are numbered left to "
@@ -112,7 +94,7 @@ def _add_options(p: argparse.ArgumentParser, demo: bool) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "reconstruct", help="3D faces, landmarks, pose, meshes and textures from images",
+        "reconstruct", parents=[model_parser()], help="3D faces, landmarks, pose, meshes and textures from images",
         description="Reconstruct every face in the given images and write the chosen outputs "
                     "to DIR: per face <stem>_<i>.<ext>, per image <stem>.json (faces found, "
                     "files written; also for images without a face). Inputs that share a "
@@ -125,7 +107,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_reconstruct)
 
     d = sub.add_parser(
-        "demo", help="every output for the bundled sample image (a public-domain NASA photo)",
+        "demo", parents=[model_parser()], help="every output for the bundled sample image (a public-domain NASA photo)",
         description="Run `prnet reconstruct --all` on the bundled sample image "
                     "(astronaut.jpg, public domain, NASA) and write the results to DIR.",
     )
@@ -204,35 +186,6 @@ class RunStats:
     files: int = 0
 
 
-def _load_prn(args: argparse.Namespace):
-    """The PRN for the run; every failure becomes one PRNetError line naming the file."""
-    from prnet import PRN
-
-    what = f"weights file {args.weights}" if args.weights else "the bundled model"
-    try:
-        prn = PRN(model=args.model, weights=args.weights, device=args.device,
-                  detector=args.detector, batch_size=args.batch_size, refine=args.refine,
-                  tta=args.tta, precision=args.precision)
-    except WeightsError as exc:
-        if args.weights and str(args.weights) not in str(exc):
-            raise PRNetError(f"--weights {args.weights}: {exc}") from None
-        raise
-    except PRNetError:
-        raise
-    except Exception as exc:
-        log.debug("loading the model failed", exc_info=True)
-        raise PRNetError(f"cannot load {what}: {type(exc).__name__}: {exc}") from None
-    if not getattr(args, "boxes", None):
-        try:
-            prn.detector  # noqa: B018 - build it now: a broken detector fails before any image
-        except PRNetError:
-            raise
-        except Exception as exc:
-            log.debug("loading the detector failed", exc_info=True)
-            raise PRNetError(f"cannot load face detector {args.detector!r}: {exc}") from None
-    return prn
-
-
 # --------------------------------------------------------------------------- commands
 
 
@@ -300,7 +253,7 @@ def _run(args: argparse.Namespace, demo: bool) -> int:
         plan = [q for q, t in zip(plan, todo, strict=True) if t]
         if not images:
             return _finish(args, stats, t0, out_dir)
-    prn = _load_prn(args)
+    prn = load_prn(args, detector=boxes)
 
     from tqdm import tqdm
 
@@ -308,13 +261,13 @@ def _run(args: argparse.Namespace, demo: bool) -> int:
                file=sys.stderr, disable=True if args.quiet else None, leave=False)
     for path, (folder, stem) in bar:
         stats.images += 1
-        _process(prn, path, folder, stem, options, args, boxes, stats)
+        _process(prn, path, folder, stem, options, args, stats)
     bar.close()
     return _finish(args, stats, t0, out_dir)
 
 
 def _process(prn, path: Path, folder: Path, stem: str, options, args: argparse.Namespace,
-             boxes, stats: RunStats) -> None:
+             stats: RunStats) -> None:
     from prnet.export import export_image
     from prnet.io import read_image
 
@@ -325,10 +278,7 @@ def _process(prn, path: Path, folder: Path, stem: str, options, args: argparse.N
         stats.failed += 1
         return
     try:
-        if boxes is not None:
-            faces = prn.reconstruct(img, boxes=[d.box for d in boxes.boxes_for(path)])
-        else:
-            faces = prn.reconstruct(img)
+        faces = prn.reconstruct(img, key=path)
         found = len(faces)
         if args.face_index is not None:
             faces = [f for f in faces if f.index == args.face_index]

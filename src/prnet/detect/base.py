@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from prnet.errors import InputShapeError
+from prnet.geometry.crop import CropPolicy
+
+#: Detector box → crop, fitted on the 400 AFLW2000-3D dev images so that BlazeFace crops match
+#: the landmark-box crops (scripts/calibrate_crop.py; PRNet's 1.58 / 0.14 were for dlib boxes).
+#: Used for given boxes and for detectors without a calibration of their own.
+DEFAULT_BOX_CROP = CropPolicy(scale=1.49, shift=0.061)
 
 #: Names of the six BlazeFace keypoints, in order (left/right as seen by the subject).
 KEYPOINT_NAMES: tuple[str, ...] = (
@@ -89,24 +96,37 @@ def check_image(image: object, what: str = "image") -> np.ndarray:
 
 
 class FaceDetector(abc.ABC):
-    """Finds faces in RGB uint8 (H, W, 3) images."""
+    """Finds faces in RGB uint8 (H, W, 3) images.
+
+    Attributes:
+        name: registry name.
+        crop_policy: how this detector's boxes become the network's crop.
+    """
 
     name: str = "detector"
+    crop_policy: CropPolicy = DEFAULT_BOX_CROP
 
     @abc.abstractmethod
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: np.ndarray, key: str | os.PathLike | None = None) -> list[Detection]:
         """All faces in ``image``, sorted left to right by box centre x; [] when none.
+
+        ``key`` names the image (its path or name); detectors that look faces up by name
+        (precomputed boxes) need it, the others ignore it.
 
         Raises:
             InputShapeError: if ``image`` is not RGB uint8 (H, W, 3).
         """
 
-    def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
-        """:meth:`detect` for each image (subclasses may batch the work)."""
-        return [self.detect(image) for image in images]
+    def detect_batch(self, images: Sequence[np.ndarray],
+                     keys: Sequence[str | os.PathLike | None] | None = None) -> list[list[Detection]]:
+        """:meth:`detect` for each image (and key); subclasses may batch the work."""
+        keys = [None] * len(images) if keys is None else list(keys)
+        if len(keys) != len(images):
+            raise InputShapeError(f"detect_batch needs one key per image: {len(images)} images, {len(keys)} keys")
+        return [self.detect(image, key) for image, key in zip(images, keys, strict=True)]
 
-    def __call__(self, image: np.ndarray) -> list[Detection]:
-        return self.detect(image)
+    def __call__(self, image: np.ndarray, key: str | os.PathLike | None = None) -> list[Detection]:
+        return self.detect(image, key)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

@@ -504,16 +504,17 @@ class BlazeFaceDetector(FaceDetector):
         self.iou_threshold = iou_threshold
         self.batch_size = max(1, int(batch_size))
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """All faces in ``image`` (RGB uint8 (H, W, 3)), sorted left to right; [] if none.
+    def detect(self, image: np.ndarray, key: object = None) -> list[Detection]:
+        """All faces in ``image`` (RGB uint8 (H, W, 3)), sorted left to right; [] if none
+        (``key``, the image's name, is not needed).
 
         Raises:
             InputShapeError: if ``image`` is not RGB uint8 (H, W, 3).
         """
         return self.detect_batch([image])[0]
 
-    def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
-        """:meth:`detect` for many images, batched through the networks.
+    def detect_batch(self, images: Sequence[np.ndarray], keys: object = None) -> list[list[Detection]]:
+        """:meth:`detect` for many images, batched through the networks (``keys`` unused).
 
         Raises:
             InputShapeError: if an image is not RGB uint8 (H, W, 3).

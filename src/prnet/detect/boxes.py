@@ -117,15 +117,3 @@ class BoxesDetector(FaceDetector):
                 "the 'boxes' detector needs the image's name or path: call detect(image, key=...)"
             )
         return self.boxes_for(key)
-
-    def detect_batch(
-        self, images: Sequence[np.ndarray], keys: Sequence[Key] | None = None
-    ) -> list[list[Detection]]:
-        """:meth:`detect` for each (image, key) pair.
-
-        Raises:
-            PRNetError: if ``keys`` is missing or of another length than ``images``.
-        """
-        if keys is None or len(keys) != len(images):
-            raise PRNetError("the 'boxes' detector needs one key (name or path) per image")
-        return [self.detect(im, k) for im, k in zip(images, keys)]

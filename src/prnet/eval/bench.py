@@ -23,6 +23,7 @@ import torch
 from prnet.errors import PRNetError
 from prnet.models import create_model
 from prnet.models.precision import cpu_has_bf16
+from prnet.pipeline.options import ModelOptions
 
 __all__ = [
     "PIPELINE_STAGES",
@@ -173,7 +174,6 @@ def bench_pipeline(prn: Any, image_bytes: bytes, repeats: int = 5,
         PRNetError: no face in the image, or ``repeats < 1``.
     """
     from prnet.io import read_image, write_landmarks_txt, write_obj, write_ply, write_pose_txt
-    from prnet.pipeline import FaceResult
 
     if repeats < 1:
         raise PRNetError(f"repeats: expected ≥ 1, got {repeats}")
@@ -187,24 +187,21 @@ def bench_pipeline(prn: Any, image_bytes: bytes, repeats: int = 5,
         for rep in range(repeats + 1):
             t: dict[str, float] = {}
             img, t["decode"] = _timed(lambda: read_image(image_bytes), device)
-            dets, t["detect"] = _timed(lambda img=img: prn.detector.detect(img), device)
+            dets, t["detect"] = _timed(lambda img=img: prn.detect(img), device)
             if not dets:
                 raise PRNetError("bench: no face found in the benchmark image")
 
             def crop(img=img, dets=dets):
-                mats = prn.crops_for([d.box for d in dets])
-                return (mats, *prn._tta_crops(img, mats))
+                plans = prn.plan(dets)
+                return plans, prn.crop(img, plans)
 
-            (mats, shifted, crops), t["crop"] = _timed(crop, device)
-            pms, t["network"] = _timed(lambda crops=crops: prn.predict_crops(crops), device)
+            (plans, batch), t["crop"] = _timed(crop, device)
+            pms, t["network"] = _timed(lambda batch=batch: prn.predict_crops(batch.crops), device)
 
-            def post(img=img, dets=dets, mats=mats, shifted=shifted, pms=pms):
-                faces = []
-                posmaps = prn._merge_tta(pms, shifted)
-                for i, (d, m, p) in enumerate(zip(dets, mats, posmaps, strict=True)):
-                    f = FaceResult(i, np.asarray(d.box, np.float32), d.score, m, p, img, prn.layout)
+            def post(img=img, plans=plans, batch=batch, pms=pms):
+                faces = prn.faces(img, plans, prn.uncrop(batch, pms))
+                for f in faces:
                     _ = f.landmarks, f.vertices, f.colors
-                    faces.append(f)
                 return faces
 
             faces, t["postprocess"] = _timed(post, device)
@@ -280,19 +277,19 @@ def default_batches(device: str) -> tuple[int, ...]:
 
 
 def run_bench(
-    device: str = "cpu", image: str | Path | None = None, repeats: int = 5,
+    options: ModelOptions | str = "cpu", image: str | Path | None = None, repeats: int = 5,
     seconds: float = 1.0, batches: Sequence[int] | None = None,
-    dtypes: Sequence[str] | None = None, model: str | None = None,
-    weights: str | Path | None = None, cuda_graph: bool = True,
-    log: Callable[[str], None] | None = None, tta: str = "off",
+    dtypes: Sequence[str] | None = None, cuda_graph: bool = True,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """The whole benchmark: pipeline stages, network latency/throughput, hardware.
 
     The throughput table covers channels-last (the layout :class:`prnet.PRN` runs) and
     contiguous tensors; on CUDA in fp32/fp16/bf16 (``dtypes`` to restrict) plus a CUDA-graph
     batch-1 latency, on the CPU in fp32, and bf16 where the CPU has it natively (one warm-up pass
-    per configuration). ``tta`` (off | flip | shift, as :class:`prnet.PRN`) applies to the
-    pipeline only: the throughput table times single network passes.
+    per configuration). ``options`` (:class:`~prnet.pipeline.ModelOptions`, or a device name for
+    the defaults) build the timed :class:`prnet.PRN`; its ``tta`` applies to the pipeline only:
+    the throughput table times single network passes.
 
     Returns:
         A JSON-ready dict with ``hardware``, ``pipeline`` (:func:`bench_pipeline`),
@@ -305,19 +302,20 @@ def run_bench(
     """
     from prnet import PRN
     from prnet.models.weights import DEFAULT_MODEL
+    from prnet.pipeline.prn import resolve_device
 
+    opts = ModelOptions(device=options) if isinstance(options, str) else options
+    model, weights = opts.model, opts.weights
+    device = resolve_device(opts.device)
     say = log or (lambda _msg: None)
-    if str(device).startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise PRNetError("--device cuda: CUDA is not available (torch "
-                             f"{torch.__version__}); use --device cpu")
+    if device.startswith("cuda"):
         torch.backends.cudnn.benchmark = True
     path = Path(image) if image else Path(str(_default_image()))
     if not path.is_file():
         raise PRNetError(f"benchmark image not found: {path}")
     name = model or DEFAULT_MODEL
     t0 = time.perf_counter()
-    prn = PRN(model=model, weights=weights, device=device, tta=tta)
+    prn = PRN(options=opts)
     say(f"pipeline: {path.name}, {repeats} repeats on {device}, TTA {prn.tta}")
     pipe = bench_pipeline(prn, path.read_bytes(), repeats=repeats)
     is_cuda = str(device).startswith("cuda")

@@ -155,7 +155,7 @@ class PRNPredictor:
         if self.crop == "gt":
             faces = self.prn.reconstruct(image, landmarks=[sample.pt3d_68[:, :2]])
             return _from_face(faces[0])
-        dets = self.prn.detector.detect(image)
+        dets = self.prn.detect(image)
         k = best_detection(np.array([d.box for d in dets]), sample.landmark_box)
         self.detector_boxes[sample.image_path.name] = None if k is None else dets[k].box
         if k is not None:

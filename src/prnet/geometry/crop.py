@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -34,6 +36,28 @@ def crop_matrix(centre: np.ndarray, side: float, out: int = CROP, angle_deg: flo
     R = s * np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
     t = (out - 1) / 2 - R @ np.asarray(centre, np.float64)
     return np.concatenate([R, t[:, None]], 1)
+
+
+@dataclass(frozen=True)
+class CropPolicy:
+    """How a face box or a landmark set becomes the network's crop: a square of side
+    ``scale`` × mean(width, height) of the box, its centre moved down by ``shift`` × that mean
+    (boxes only; landmark crops are centred)."""
+
+    scale: float = BOX_SCALE
+    shift: float = BOX_SHIFT
+
+    def from_box(self, box: np.ndarray, out: int = CROP) -> np.ndarray:
+        """(2, 3) crop matrix for a box ``[x0, y0, x1, y1]``."""
+        return crop_matrix(*square_from_box(box, self.scale, self.shift), out=out)
+
+    def from_landmarks(self, points: np.ndarray, out: int = CROP) -> np.ndarray:
+        """(2, 3) crop matrix for (K, ≥2) landmarks (their box, centred)."""
+        return crop_matrix(*square_from_landmarks(points, self.scale), out=out)
+
+
+#: PRNet's landmark crop (``run_basics``): the landmarks' box, side 1.6 × mean(w, h), centred.
+LANDMARK_CROP = CropPolicy(scale=LANDMARK_SCALE, shift=0.0)
 
 
 def shift_crop(M: np.ndarray, offset: np.ndarray) -> np.ndarray:

@@ -1,0 +1,74 @@
+"""Model options: the one set of settings shared by :class:`prnet.PRN`, every CLI command and
+the service (device, weights, detector, batch size, refinement, test-time augmentation,
+precision)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from prnet.errors import PRNetError
+from prnet.models.precision import PRECISIONS
+
+#: Test-time augmentation modes: network passes per face 1, 2 and 10.
+TTA_MODES = ("off", "flip", "shift")
+
+
+def _tta_mode(tta: bool | str) -> str:
+    mode = ("flip" if tta else "off") if isinstance(tta, bool) else tta
+    if mode not in TTA_MODES:
+        raise PRNetError(f"tta must be one of {', '.join(TTA_MODES)} (or True/False), got {tta!r}")
+    return mode
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """How a :class:`prnet.PRN` is built and runs.
+
+    Attributes:
+        model: registered network name (None: the bundled model).
+        weights: safetensors file to use instead of the bundled weights.
+        device: "cpu", "cuda", "cuda:1", … or "auto" (CUDA when available).
+        detector: registered detector name (see :func:`prnet.detect.available_detectors`).
+        batch_size: faces per network pass (None: 1 on the CPU, 16 on CUDA).
+        refine: re-crop each face from its first-pass landmarks and run the network again.
+        tta: test-time augmentation, one of :data:`TTA_MODES` (``True`` means "flip").
+        precision: "fp32", or "bf16"/"fp16" autocast (see :class:`prnet.PRN`).
+
+    Raises:
+        PRNetError: a value of the wrong kind (checked here, before anything is loaded).
+    """
+
+    model: str | None = None
+    weights: str | os.PathLike | None = None
+    device: str = "auto"
+    detector: str = "blazeface"
+    batch_size: int | None = None
+    refine: bool = False
+    tta: str = "off"
+    precision: str = "fp32"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tta", _tta_mode(self.tta))
+        if self.precision not in PRECISIONS:
+            raise PRNetError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.batch_size is not None and (isinstance(self.batch_size, bool) or int(self.batch_size) < 1):
+            raise PRNetError(f"batch_size must be >= 1, got {self.batch_size}")
+
+    def replace(self, **changes: Any) -> ModelOptions:
+        """A copy with ``changes`` applied (and checked)."""
+        return replace(self, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        """The options as JSON-ready values (weights as a string)."""
+        d = asdict(self)
+        d["weights"] = None if self.weights is None else str(self.weights)
+        return d
+
+    @classmethod
+    def from_namespace(cls, ns: Any, **overrides: Any) -> ModelOptions:
+        """Options from an object with same-named attributes (an argparse namespace); attributes
+        it lacks keep their defaults."""
+        values = {f.name: getattr(ns, f.name) for f in fields(cls) if hasattr(ns, f.name)}
+        return cls(**{**values, **overrides})

@@ -1,0 +1,67 @@
+"""Crop planning: which 256×256 similarity crop the network sees for each face.
+
+A face comes from a detector (cropped by the detector's :class:`~prnet.geometry.crop.CropPolicy`),
+from a box the caller gives (:data:`~prnet.detect.base.DEFAULT_BOX_CROP`) or from landmarks
+(:data:`~prnet.geometry.crop.LANDMARK_CROP`, PRNet's ``run_basics``); the planning stage gives
+one :class:`FacePlan` per face.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from prnet.detect import Detection
+from prnet.detect.base import DEFAULT_BOX_CROP
+from prnet.errors import InputShapeError
+from prnet.geometry.crop import LANDMARK_CROP, CropPolicy
+
+#: The detector box → crop calibration as a dict (``scale``, ``shift``).
+DETECTOR_CROP = {"scale": DEFAULT_BOX_CROP.scale, "shift": DEFAULT_BOX_CROP.shift}
+
+
+@dataclass(frozen=True, eq=False)
+class FacePlan:
+    """One face to reconstruct: where it is and the crop the network sees.
+
+    Attributes:
+        box: (4,) float32 x0, y0, x1, y1 (the detection, the given box or the landmarks' box).
+        score: detector confidence (1.0 for given boxes and landmarks).
+        crop_matrix: (2, 3) similarity image → 256×256 network crop.
+        source: "detector", "box" or "landmarks": where the crop came from.
+    """
+
+    box: np.ndarray
+    score: float
+    crop_matrix: np.ndarray
+    source: str
+
+
+def plan_boxes(detections: Sequence[Detection], policy: CropPolicy = DEFAULT_BOX_CROP,
+               source: str = "detector") -> list[FacePlan]:
+    """One plan per detection (or given box), cropped by ``policy``."""
+    return [FacePlan(np.asarray(d.box, np.float32), float(d.score), policy.from_box(d.box), source)
+            for d in detections]
+
+
+def plan_landmarks(landmarks: Sequence[np.ndarray],
+                   policy: CropPolicy = LANDMARK_CROP) -> list[FacePlan]:
+    """One plan per landmark set ((K ≥ 5, ≥ 2) points), cropped by ``policy``.
+
+    Raises:
+        InputShapeError: fewer than 5 points in a set.
+    """
+    kps = [np.asarray(k, np.float64)[:, :2] for k in landmarks]
+    if any(len(k) < 5 for k in kps):
+        raise InputShapeError("landmarks must have at least 5 points per face")
+    return [FacePlan(np.r_[k.min(0), k.max(0)].astype(np.float32), 1.0, policy.from_landmarks(k),
+                     "landmarks") for k in kps]
+
+
+def replan_from_landmarks(plans: Sequence[FacePlan], landmarks: Sequence[np.ndarray],
+                          policy: CropPolicy = LANDMARK_CROP) -> list[FacePlan]:
+    """The same faces (box, score and source kept) re-cropped from their predicted landmarks."""
+    return [FacePlan(p.box, p.score, policy.from_landmarks(np.asarray(k)[:, :2]), p.source)
+            for p, k in zip(plans, landmarks, strict=True)]

@@ -1,0 +1,250 @@
+"""The :class:`PRN` facade: the staged pipeline behind every front end.
+
+Stages (each public, each used by ``reconstruct``, ``reconstruct_batch``, tracking/video,
+``prnet bench`` and ``prnet eval``)::
+
+    image ──detect──▶ [Detection] ──plan──▶ [FacePlan] ──crop──▶ CropBatch
+          ──network──▶ crop-space maps ──uncrop──▶ image-space posmaps ──faces──▶ [FaceResult]
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from prnet.detect import Detection, FaceDetector, get_detector
+from prnet.errors import PRNetError
+from prnet.io.image import read_image, to_rgb_uint8
+from prnet.models.precision import effective_precision
+from prnet.pipeline.options import ModelOptions
+from prnet.pipeline.plan import (
+    FacePlan,
+    plan_boxes,
+    plan_landmarks,
+    replan_from_landmarks,
+)
+from prnet.pipeline.posmaps import CropBatch, PosmapNetwork, concat_batches, crop_faces, uncrop_maps
+from prnet.pipeline.result import FaceResult, build_faces
+from prnet.uv.layout import load_layout
+
+ImageLike = str | os.PathLike | bytes | np.ndarray
+
+
+def resolve_device(device: str) -> str:
+    """"auto" → "cuda" when available else "cpu"; any other name is checked.
+
+    Raises:
+        PRNetError: not a torch device name, or CUDA asked for but not available.
+    """
+    device = str(device)
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise PRNetError(f"device {device}: {exc}") from None
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise PRNetError(f"device {device}: CUDA is not available (torch {torch.__version__}); use cpu")
+    return device
+
+
+def _check_precision(precision: str, device: str) -> str:
+    if effective_precision(device, precision) != precision:
+        if precision == "fp16":
+            raise PRNetError(f"precision fp16 needs a CUDA device (got {device}); on the CPU use bf16 "
+                             "where the processor has it, or fp32")
+        raise PRNetError(f"precision bf16 on {device}: this CPU has no native bf16 (AVX512-BF16 or AMX), "
+                         "where it would be slower than fp32; use fp32")
+    return precision
+
+
+class PRN:
+    """Dense 3D face reconstruction and alignment (PRNet) with a bundled model and detector.
+
+    Args:
+        model: registered network name (default: the bundled model).
+        weights: a safetensors file to use instead of the bundled weights.
+        device: "cpu", "cuda", "cuda:1", … ("auto" picks CUDA when available).
+        detector: detector name (see :func:`prnet.detect.available_detectors`) or an instance
+            (e.g. :class:`prnet.detect.BoxesDetector` for precomputed boxes).
+        batch_size: faces per network forward pass (default: 1 on the CPU, where larger batches
+            are slower per face — measured 33 ms at batch 1 vs 70 ms/face at batch 8 — and 16 on
+            CUDA).
+        refine: re-crop each face from its first-pass landmarks and run the network again.
+        tta: test-time augmentation, one of :data:`~prnet.pipeline.options.TTA_MODES` (``True``
+            means "flip"): "flip" averages the position maps of each crop and of its mirror image
+            (through the layout's symmetry map): 2 network passes, dev balanced 2D NME 3.37 → 3.29
+            (GT crop); "shift" also averages four crops moved by ``TTA_SHIFT`` of their side (in
+            image space): 10 passes, 3.23 (GT crop), detector crops 3.67 → 3.59 (flip) → 3.56.
+        half: shorthand for ``precision="fp16"``.
+        precision: "fp32" (default), or "fp16" / "bf16" autocast on CUDA, or "bf16" on a CPU
+            with native bf16 (AVX512-BF16/AMX; measured on a 2-core AMD EPYC: network 2.5x
+            faster, dev balanced 2D NME unchanged at 3.617). The mean-face residual is added in
+            fp32, so positions keep full precision.
+        options: all of the above as one :class:`~prnet.pipeline.options.ModelOptions` (then
+            the other arguments must be left at their defaults).
+
+    Raises:
+        prnet.errors.WeightsError: no usable weights.
+        prnet.errors.PRNetError: unknown model or detector name, or a bad option.
+    """
+
+    def __init__(self, model: str | None = None, weights: str | os.PathLike | None = None,
+                 device: str = "auto", detector: str | FaceDetector = "blazeface",
+                 batch_size: int | None = None, refine: bool = False, tta: bool | str = False,
+                 half: bool = False, precision: str = "fp32", *,
+                 options: ModelOptions | None = None) -> None:
+        from prnet.models.weights import load_model
+
+        if options is None:
+            name = detector if isinstance(detector, str) else detector.name
+            options = ModelOptions(model=model, weights=weights, device=device, detector=name,
+                                   batch_size=batch_size, refine=refine, tta=tta,
+                                   precision="fp16" if half else precision)
+        self.device = resolve_device(options.device)
+        self.precision = _check_precision(options.precision, self.device)
+        if options.batch_size is None:
+            options = options.replace(batch_size=16 if self.device.startswith("cuda") else 1)
+        self.options = options
+        self.net = load_model(options.model, options.weights, self.device)
+        self.layout = load_layout()
+        self.network = PosmapNetwork(self.net, self.device, self.precision, options.batch_size,
+                                     options.tta != "off", self.layout)
+        self.detector: FaceDetector = (detector if not isinstance(detector, str)
+                                       else get_detector(options.detector, device=self.device))
+
+    # The run-time options can change on a live PRN (the network and detector stay loaded).
+    @property
+    def batch_size(self) -> int:
+        return int(self.options.batch_size)
+
+    @batch_size.setter
+    def batch_size(self, value: int) -> None:
+        self.options = self.options.replace(batch_size=value)
+        self.network.batch_size = int(value)
+
+    @property
+    def refine(self) -> bool:
+        return self.options.refine
+
+    @refine.setter
+    def refine(self, value: bool) -> None:
+        self.options = self.options.replace(refine=bool(value))
+
+    @property
+    def tta(self) -> str:
+        return self.options.tta
+
+    @tta.setter
+    def tta(self, value: bool | str) -> None:
+        self.options = self.options.replace(tta=value)
+        self.network.flip = self.options.tta != "off"
+
+    # ------------------------------------------------------------------ stages
+
+    def detect(self, image: np.ndarray, key: str | os.PathLike | None = None) -> list[Detection]:
+        """Stage 1: the faces the detector finds in an RGB uint8 image (``key``: its name)."""
+        return self.detector.detect(image, key)
+
+    def plan(self, detections: Sequence[Detection] = (), boxes: Sequence[Sequence[float]] = (),
+             landmarks: Sequence[np.ndarray] = ()) -> list[FacePlan]:
+        """Stage 2: the crop of each face: detections (the detector's crop policy), then given
+        boxes ``[x0, y0, x1, y1]``, then landmark sets ((K ≥ 5, ≥ 2) points)."""
+        given = [Detection(np.asarray(b, np.float32)[:4], 1.0, None) for b in boxes]
+        return (plan_boxes(detections, self.detector.crop_policy)
+                + plan_boxes(given, source="box") + plan_landmarks(landmarks))
+
+    def crop(self, image: np.ndarray, plans: Sequence[FacePlan]) -> CropBatch:
+        """Stage 3: the network's input crops for ``plans`` (shifted views with ``tta="shift"``)."""
+        return crop_faces(image, [p.crop_matrix for p in plans], self.tta)
+
+    def predict_crops(self, crops: np.ndarray) -> np.ndarray:
+        """Stage 4: (B, 256, 256, 3) uint8 RGB crops → (B, 256, 256, 3) float32 position maps
+        in crop pixels (flip TTA applied here)."""
+        return self.network(crops)
+
+    def uncrop(self, batch: CropBatch, maps: np.ndarray) -> np.ndarray:
+        """Stage 5: crop-space maps of ``batch`` → one (256, 256, 3) image-space map per face."""
+        return uncrop_maps(maps, batch.matrices, batch.views)
+
+    def posmaps(self, image: np.ndarray, plans: Sequence[FacePlan]) -> np.ndarray:
+        """Stages 3-5: (F, 256, 256, 3) image-space position maps of the planned faces."""
+        batch = self.crop(image, plans)
+        return self.uncrop(batch, self.predict_crops(batch.crops))
+
+    def refined(self, image: np.ndarray, plans: Sequence[FacePlan],
+                posmaps: np.ndarray) -> tuple[list[FacePlan], np.ndarray]:
+        """The faces re-cropped from their first-pass landmarks, and their new position maps."""
+        plans = replan_from_landmarks(plans, [self.layout.landmarks(p) for p in posmaps])
+        return plans, self.posmaps(image, plans)
+
+    def faces(self, image: np.ndarray, plans: Sequence[FacePlan], posmaps: np.ndarray,
+              order: str = "left_to_right") -> list[FaceResult]:
+        """Stage 6: a :class:`FaceResult` per face (numbered left to right, or in plan order)."""
+        return build_faces(image, plans, posmaps, self.layout, order)
+
+    # ------------------------------------------------------------------ front doors
+
+    def reconstruct(self, image: ImageLike, boxes: Sequence[Sequence[float]] | None = None,
+                    landmarks: Sequence[np.ndarray] | None = None,
+                    key: str | os.PathLike | None = None) -> list[FaceResult]:
+        """Reconstruct every face in ``image`` (a path, encoded bytes or an RGB array).
+
+        ``boxes`` ([x0, y0, x1, y1] per face) or ``landmarks`` ((K ≥ 5, 2) per face) skip the
+        detector; ``key`` names the image for detectors that look faces up by name (precomputed
+        boxes; a path ``image`` is its own key). Returns [] when no face is found.
+
+        Raises:
+            prnet.errors.ImageReadError: unreadable image.
+        """
+        return self.reconstruct_batch([image], None if key is None else [key],
+                                      boxes=None if boxes is None and landmarks is None
+                                      else [(boxes or [], landmarks or [])])[0]
+
+    def reconstruct_batch(self, images: Sequence[ImageLike],
+                          keys: Sequence[str | os.PathLike | None] | None = None,
+                          boxes: Sequence[tuple[Sequence, Sequence]] | None = None,
+                          ) -> list[list[FaceResult]]:
+        """:meth:`reconstruct` for many images, their faces through the network in one batch.
+
+        Args:
+            images: paths, encoded bytes or RGB arrays.
+            keys: the images' names for the detector (default: the paths given as images).
+            boxes: per image, ``(boxes, landmarks)`` to skip the detector (None: detect).
+
+        Returns:
+            Per image, its faces left to right.
+        """
+        imgs = [to_rgb_uint8(im) if isinstance(im, np.ndarray) else read_image(im) for im in images]
+        if keys is None:
+            keys = [im if isinstance(im, (str, os.PathLike)) else None for im in images]
+        if boxes is None:
+            dets = self.detector.detect_batch(imgs, keys)
+            plans = [self.plan(d) for d in dets]
+        else:
+            plans = [self.plan(boxes=b, landmarks=k) for b, k in boxes]
+        posmaps = self._posmaps_batch(imgs, plans)
+        if self.refine:
+            plans = [replan_from_landmarks(p, [self.layout.landmarks(m) for m in pm])
+                     for p, pm in zip(plans, posmaps, strict=True)]
+            posmaps = self._posmaps_batch(imgs, plans)
+        return [self.faces(img, p, pm) for img, p, pm in zip(imgs, plans, posmaps, strict=True)]
+
+    def _posmaps_batch(self, images: Sequence[np.ndarray],
+                       plans: Sequence[Sequence[FacePlan]]) -> list[np.ndarray]:
+        """Position maps of the faces of several images through one batched network call."""
+        batches = [self.crop(img, p) for img, p in zip(images, plans, strict=True)]
+        merged = concat_batches(batches)
+        maps = self.uncrop(merged, self.predict_crops(merged.crops))
+        return np.split(maps, np.cumsum([b.faces for b in batches])[:-1])
+
+    # ------------------------------------------------------------------ compatibility
+
+    def posmaps_for(self, img: np.ndarray, mats: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """(256, 256, 3) image-space position map for each crop matrix of ``img`` (every TTA
+        mode applied): :meth:`posmaps` for bare crop matrices."""
+        plans = [FacePlan(np.zeros(4, np.float32), 1.0, np.asarray(m), "matrix") for m in mats]
+        return list(self.posmaps(img, plans))
