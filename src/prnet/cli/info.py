@@ -11,21 +11,18 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from prnet.cli.options import model_parser
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "info", help="versions, device, model, detector, UV layout, BFM cache, licences",
+        "info", parents=[model_parser()], help="versions, device, model, detector, UV layout, BFM cache, licences",
         description="Show what prnet would run with: library versions, the compute device, "
                     "the model (weights file, sha256, parameter count, licence), the face "
                     "detector, the UV layout and the BFM cache. Exit status 1 when the model "
                     "cannot be loaded.",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--model", default=None, metavar="NAME", help="network name (default: bundled)")
-    p.add_argument("--weights", default=None, metavar="FILE",
-                   help="describe this safetensors weights file instead of the bundled one")
-    p.add_argument("--detector", default="blazeface", metavar="NAME",
-                   help="face detector to describe (default blazeface)")
     p.set_defaults(func=run)
 
 
