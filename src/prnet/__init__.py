@@ -12,11 +12,11 @@ from prnet.errors import PRNetError
 
 __version__ = "0.1.0"
 
-__all__ = ["PRN", "FaceResult", "PRNetError", "__version__"]
+__all__ = ["PRN", "FaceResult", "ModelOptions", "PRNetError", "__version__"]
 
 
 def __getattr__(name: str):  # lazy: importing prnet stays cheap (no torch until needed)
-    if name in ("PRN", "FaceResult"):
+    if name in ("PRN", "FaceResult", "ModelOptions"):
         from prnet import pipeline
 
         return getattr(pipeline, name)

@@ -240,11 +240,3 @@ class PRN:
         merged = concat_batches(batches)
         maps = self.uncrop(merged, self.predict_crops(merged.crops))
         return np.split(maps, np.cumsum([b.faces for b in batches])[:-1])
-
-    # ------------------------------------------------------------------ compatibility
-
-    def posmaps_for(self, img: np.ndarray, mats: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """(256, 256, 3) image-space position map for each crop matrix of ``img`` (every TTA
-        mode applied): :meth:`posmaps` for bare crop matrices."""
-        plans = [FacePlan(np.zeros(4, np.float32), 1.0, np.asarray(m), "matrix") for m in mats]
-        return list(self.posmaps(img, plans))
