@@ -15,7 +15,7 @@ from prnet.outputs import (
     is_exported,
 )
 
-__all__ = [
+__all__ = [  # noqa: F822 - OUTPUTS, DEFAULT_OUTPUTS: module __getattr__ (follow the registry)
     "DEFAULT_OUTPUTS",
     "OUTPUTS",
     "ExportOptions",

@@ -310,8 +310,8 @@ def _run(args: argparse.Namespace, demo: bool) -> int:
 
 def _process(prn, path: Path, folder: Path, stem: str, options, args: argparse.Namespace,
              boxes, stats: RunStats) -> None:
-    from prnet.outputs import export_image
     from prnet.io import read_image
+    from prnet.outputs import export_image
 
     try:
         img = read_image(path, max_pixels=args.max_pixels)
