@@ -5,11 +5,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-__all__ = ["UV_RES", "texture_pixels"]
+from prnet.uv.layout import RES as UV_RES
 
-#: Side of the UV position map in texels (``prnet.uv.layout.RES``; not imported here: that
-#: module loads assets).
-UV_RES = 256
+__all__ = ["UV_RES", "texture_pixels"]
 
 
 def texture_pixels(uv: ArrayLike, size: int, res: int = UV_RES,
