@@ -1,4 +1,5 @@
-"""prnet.export: every exporter writes files that parse back with the prnet.io readers."""
+"""prnet.export (the compatibility module over prnet.outputs): every exporter writes files that
+parse back with the prnet.io readers."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def test_all_files_written_and_named(exported):
          "img_0_frontal.obj", "img_0_frontal.ply", "img_0_frontal_tex.obj",
          "img_0_frontal_tex.mtl", "img_0_frontal_tex_texture.png", "img_0_kpt.txt",
          "img_0_kpt.json", "img_0_pose.txt", "img_0_pose.json", "img_0_depth.png",
-         "img_0_depth.npy", "img_0.mat", "img_0.ply", "img_0.npz"]
+         "img_0_depth.npy", "img_0.mat", "img_0.ply", "img_0.npz", "img_0.glb"]
         + [f"img_0_viz_{k}.png" for k in ("landmarks", "dense", "pose", "depth", "mesh")])
     assert names == expected
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
@@ -227,3 +228,12 @@ def test_summary_without_faces(tmp_path):
     assert (s["height"], s["width"]) == (20, 30)
     with pytest.raises(PRNetError, match="one list per face"):
         export_image_summary([], tmp_path, "x", files=[[]])
+
+
+def test_export_module_re_exports_outputs():
+    import prnet.export
+    import prnet.outputs
+
+    for name in prnet.export.__all__:
+        assert getattr(prnet.export, name) is getattr(prnet.outputs, name) or (
+            getattr(prnet.export, name) == getattr(prnet.outputs, name)), name

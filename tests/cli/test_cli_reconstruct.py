@@ -55,11 +55,11 @@ def test_demo_subprocess(tmp_path):
     assert "1 image, 1 face, 0 without a face, 0 failed" in res.stdout
     summary = json.loads((out / "astronaut.json").read_text())
     assert len(summary["faces"]) == 1
-    assert len(summary["files"]) == 23  # --all: every output, frontal meshes included
+    assert len(summary["files"]) == 24  # --all: every output, frontal meshes and GLB included
     assert all((out / f).is_file() for f in summary["files"])
     assert {"astronaut_0.obj", "astronaut_0_tex.obj", "astronaut_0_frontal.obj",
             "astronaut_0.ply", "astronaut_0.npz", "astronaut_0.mat", "astronaut_0_depth.npy",
-            "astronaut_0_viz_mesh.png"} <= set(summary["files"])
+            "astronaut_0_viz_mesh.png", "astronaut_0.glb"} <= set(summary["files"])
     assert read_obj(out / "astronaut_0.obj").vertices.shape[1] == 3
 
 

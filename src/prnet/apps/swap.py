@@ -35,6 +35,7 @@ import numpy as np
 from prnet.apps.texture import check_fill, texel_visibility, texture_coords
 from prnet.errors import InputShapeError, PRNetError
 from prnet.render import render_texture
+from prnet.render.uv_texture import sample_uv
 from prnet.uv.layout import RES, UVLayout
 
 if TYPE_CHECKING:
@@ -305,13 +306,8 @@ def swap_faces_result(
 
     t = time.perf_counter()
     use = region & known_r
-    xy_s = np.ascontiguousarray(source_face.posmap[..., :2], np.float32)
-    tex_s = cv2.remap(
-        src, xy_s[..., 0], xy_s[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
-    )
-    tex_r = cv2.remap(
-        ref, xy_r[..., 0], xy_r[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
-    )
+    tex_s = sample_uv(src, source_face.posmap[..., :2], border="reflect")
+    tex_r = sample_uv(ref, xy_r, border="reflect")
     tex_s = tex_s.astype(np.float32) / 255.0
     tex_r = tex_r.astype(np.float32) / 255.0
     timings["texture"] = time.perf_counter() - t

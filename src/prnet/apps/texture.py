@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 
 from prnet.errors import InputShapeError, PRNetError
+from prnet.geometry.uv import texture_pixels
+from prnet.render.uv_texture import masked_texture, resize_texel_mask
 from prnet.uv.layout import RES
 
 if TYPE_CHECKING:
@@ -130,12 +132,12 @@ def texture_coords(
 
 
 def texture_uv(uv: np.ndarray, size: int) -> np.ndarray:
-    """Scale 256-texel coordinates (e.g. :attr:`FaceResult.uv`) to a ``size``² texture.
+    """Scale 256-texel coordinates (e.g. :attr:`FaceResult.uv`) to a ``size``² texture, float32.
 
     Texel centres map to texel centres: ``u' = (u + 0.5) · size / 256 − 0.5`` (the convention
-    of ``cv2.resize`` and of :func:`prnet.io.write_obj`).
+    of ``cv2.resize`` and of :func:`prnet.io.write_obj`; :func:`prnet.geometry.uv.texture_pixels`).
     """
-    return ((np.asarray(uv, np.float32) + 0.5) * (size / RES) - 0.5).astype(np.float32)
+    return texture_pixels(uv, size, RES, np.float32)
 
 
 def uv_texture(
@@ -182,8 +184,5 @@ def uv_texture(
         sym = face.layout.sym_texel
         own = cv2.resize(own_xy, (size, size))
         mirrored = cv2.resize(np.ascontiguousarray(own_xy[sym[..., 1], sym[..., 0]]), (size, size))
-        pick = cv2.resize(filled.astype(np.float32), (size, size)) > 0.5
-        xy = np.where(pick[..., None], mirrored, own)
-        keep = cv2.resize(keep.astype(np.float32), (size, size)) > 0.5
-    tex = cv2.remap(img, xy[..., 0], xy[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    return tex * keep[..., None].astype(np.uint8)
+        xy = np.where(resize_texel_mask(filled, size)[..., None], mirrored, own)
+    return masked_texture(img, xy, keep, size)

@@ -568,15 +568,10 @@ class _Sink:
             r["pose"].append((p.yaw, p.pitch, p.roll))
             r["camera_matrix"].append(p.camera_matrix)
             if "obj" in self.paths:
-                from prnet.io.obj import write_obj
+                from prnet.outputs import ExportOptions, get_output
 
-                write_obj(
-                    self.paths["obj"] / f"{self.stem}_f{index:06d}_t{tid}.obj",
-                    f.vertices,
-                    f.triangles,
-                    colors=f.colors,
-                    image_height=frame.shape[0],
-                )
+                base = self.paths["obj"] / f"{self.stem}_f{index:06d}_t{tid}"
+                get_output("obj").write(f, base, ExportOptions.from_names(["obj"]))
         self._csv_file.flush()
 
     def close(self, source_fps: float) -> None:

@@ -1,7 +1,7 @@
 """``prnet reconstruct`` (images → files) and ``prnet demo`` (the bundled sample image).
 
 Every input image gets ``<stem>.json`` (faces found, files written; also when no face is
-found) and, per face, the files chosen by the output flags (see :mod:`prnet.export`). Bad
+found) and, per face, the files chosen by the output flags (see :mod:`prnet.outputs`). Bad
 inputs are reported as one line on stderr each, and the other inputs are still processed.
 
 Exit codes: 0 all inputs read; 1 some input could not be read (or nothing to do, or the
@@ -27,22 +27,6 @@ log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_NO_FACE = 0, 1, 3
 
-# output flag → help (the order of --help)
-_OUTPUT_FLAGS = {
-    "obj": "OBJ mesh with per-vertex colours (<stem>_<i>.obj)",
-    "texture": "OBJ + MTL + PNG UV texture (<stem>_<i>_tex.obj/.mtl/_texture.png)",
-    "kpt": "68 3D landmarks as TXT and JSON (<stem>_<i>_kpt.txt/.json)",
-    "pose": "head pose (yaw, pitch, roll; 3x4 camera) as TXT and JSON (<stem>_<i>_pose.txt/.json)",
-    "depth": "depth image PNG and raw float32 .npy (<stem>_<i>_depth.png/.npy)",
-    "mat": "MATLAB .mat with all arrays (<stem>_<i>.mat)",
-    "ply": "binary PLY mesh with colours (<stem>_<i>.ply)",
-    "npz": "NumPy .npz with all arrays (<stem>_<i>.npz)",
-    "viz": "PNG drawings: landmarks, dense points, pose box, depth, mesh overlay "
-           "(<stem>_<i>_viz_*.png)",
-}
-_DEFAULT_OUTPUTS = ("kpt", "pose", "obj")
-
-
 def _sample_image() -> Path:
     return Path(str(resources.files("prnet") / "assets" / "astronaut.jpg"))
 
@@ -58,19 +42,7 @@ def _add_options(p: argparse.ArgumentParser, demo: bool) -> None:
     else:
         p.add_argument("-o", "--output", default="prnet_demo", metavar="DIR",
                        help="output folder (default: ./prnet_demo)")
-    out = p.add_argument_group(
-        "outputs", "default: --all" if demo else
-        f"default when none is given: {' '.join('--' + n for n in _DEFAULT_OUTPUTS)}")
-    for name, text in _OUTPUT_FLAGS.items():
-        out.add_argument(f"--{name}", action="store_true", help=text)
-    out.add_argument("--all", action="store_true", help="every output above, plus --front")
-    out.add_argument("--front", action="store_true",
-                     help="also write frontalised meshes (pose removed, canonical y-up frame) "
-                          "for each mesh output (<stem>_<i>_frontal.obj ...)")
-    out.add_argument("--texture-size", type=int, default=256, metavar="N",
-                     help="side of the UV texture image for --texture (default 256)")
-    out.add_argument("--mask-invisible", action="store_true",
-                     help="black out self-occluded texels in the UV texture")
+    _add_output_flags(p, demo)
     if not demo:
         p.add_argument("--boxes", default=None, metavar="FILE",
                        help='precomputed face boxes instead of the detector: JSON '
@@ -90,6 +62,28 @@ def _add_options(p: argparse.ArgumentParser, demo: bool) -> None:
                               "images are reported but are not errors)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bar and no summary (errors are still printed)")
+
+
+def _add_output_flags(p: argparse.ArgumentParser, demo: bool) -> None:
+    """The "outputs" group: one flag per registered output (:mod:`prnet.outputs.registry`),
+    ``--all``, then the modifiers (``--front``) and the texture settings."""
+    from prnet.outputs import default_names, registered
+
+    out = p.add_argument_group(
+        "outputs", "default: --all" if demo else
+        f"default when none is given: {' '.join('--' + n for n in default_names())}")
+    modifiers = [o for o in registered() if o.modifier]
+    for o in registered():
+        if not o.modifier:
+            out.add_argument(f"--{o.name}", action="store_true", help=o.help)
+    out.add_argument("--all", action="store_true", help="every output above, plus "
+                     + " ".join(f"--{o.name}" for o in modifiers))
+    for o in modifiers:
+        out.add_argument(f"--{o.name}", action="store_true", help=o.help)
+    out.add_argument("--texture-size", type=int, default=256, metavar="N",
+                     help="side of the UV texture image for --texture and --glb (default 256)")
+    out.add_argument("--mask-invisible", action="store_true",
+                     help="black out self-occluded texels in the UV texture")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -130,15 +124,16 @@ def say(msg: str) -> None:
 
 
 def _export_options(args: argparse.Namespace, demo: bool = False):
-    from prnet.export import OUTPUTS, ExportOptions
+    """The ExportOptions of the output flags: the chosen outputs (default: the registry's
+    defaults; ``prnet demo``: all) plus the chosen modifiers; ``--all``: every output."""
+    from prnet.outputs import ExportOptions, default_names, output_names, registered
 
-    chosen = [n for n in _OUTPUT_FLAGS if getattr(args, n, False)]
+    chosen = [o.name for o in registered() if not o.modifier and getattr(args, o.name, False)]
     if args.all or (demo and not chosen):
-        names = list(OUTPUTS)
+        names = list(output_names())
     else:
-        names = chosen or list(_DEFAULT_OUTPUTS)
-        if args.front:
-            names.append("front")
+        names = chosen or list(default_names())
+        names += [o.name for o in registered() if o.modifier and getattr(args, o.name, False)]
     return ExportOptions.from_names(names, texture_size=args.texture_size,
                                     mask_invisible=args.mask_invisible)
 
@@ -245,7 +240,7 @@ def _run(args: argparse.Namespace, demo: bool) -> int:
         boxes = BoxesDetector.from_json(args.boxes)
     plan = plan_outputs(images, out_dir)
     if getattr(args, "skip_existing", False):
-        from prnet.export import is_exported
+        from prnet.outputs import is_exported
 
         todo = [not is_exported(folder, stem, options) for folder, stem in plan]
         stats.skipped = todo.count(False)
@@ -268,8 +263,8 @@ def _run(args: argparse.Namespace, demo: bool) -> int:
 
 def _process(prn, path: Path, folder: Path, stem: str, options, args: argparse.Namespace,
              stats: RunStats) -> None:
-    from prnet.export import export_image
     from prnet.io import read_image
+    from prnet.outputs import export_image
 
     try:
         img = read_image(path, max_pixels=args.max_pixels)

@@ -32,6 +32,7 @@ __all__ = [
     "Pose",
     "angles_to_matrix",
     "estimate_pose",
+    "image_camera",
     "matrix_to_angles",
     "similarity_fit",
 ]
@@ -190,6 +191,21 @@ class Pose:
         """Map (N, 3) canonical (y-up) points to (N, 3) image coordinates (y down)."""
         pts = _as_points("canonical", canonical)
         return (pts @ self.camera_matrix[:, :3].T + self.camera_matrix[:, 3]) * _FLIP_Y
+
+    @property
+    def image_camera_matrix(self) -> np.ndarray:
+        """(3, 4) camera canonical (y-up) → image coordinates (y down): :func:`image_camera`."""
+        return image_camera(self.camera_matrix)
+
+
+def image_camera(camera_matrix: ArrayLike) -> np.ndarray:
+    """(3, 4) camera that maps canonical (y-up) points straight to image coordinates (y down).
+
+    The y row of ``camera_matrix`` (canonical → y-up image frame) is negated, so
+    ``image_camera(P) @ [V, 1]`` is :meth:`Pose.project` without the final flip (e.g. for
+    :func:`prnet.io.draw_pose_box`).
+    """
+    return _FLIP_Y[:, None] * np.asarray(camera_matrix)
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:

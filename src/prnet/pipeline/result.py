@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import cv2
 import numpy as np
 
 from prnet.geometry.frontalize import frontalize
 from prnet.geometry.pose import Pose, estimate_pose
 from prnet.pipeline.plan import FacePlan
 from prnet.render import Raster, rasterize, render_depth, sample_bilinear, vertex_visibility
+from prnet.render.uv_texture import masked_texture
 from prnet.uv.layout import RES, UVLayout
 
 
@@ -125,15 +125,9 @@ class FaceResult:
 
     def uv_texture(self, size: int = RES, mask_invisible: bool = False) -> np.ndarray:
         """(size, size, 3) uint8 UV texture sampled from the image (PRNet's texture map)."""
-        xy = self.posmap[..., :2].astype(np.float32)
-        if size != RES:
-            xy = cv2.resize(xy, (size, size), interpolation=cv2.INTER_LINEAR)
-        tex = cv2.remap(self.image, xy[..., 0], xy[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        mask = np.zeros((RES, RES), np.float32)
-        mask.ravel()[self.layout.face_index] = self.visibility if mask_invisible else 1.0
-        if size != RES:
-            mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_LINEAR)
-        return (tex * (mask[..., None] > 0.5)).astype(np.uint8)
+        keep = np.zeros(RES * RES, bool)
+        keep[self.layout.face_index] = self.visibility if mask_invisible else True
+        return masked_texture(self.image, self.posmap[..., :2], keep.reshape(RES, RES), size)
 
     def with_posmap(self, posmap: np.ndarray, index: int | None = None) -> FaceResult:
         """The same face with another image-space position map (e.g. a temporally smoothed
@@ -142,14 +136,10 @@ class FaceResult:
                           self.crop_matrix, posmap, self.image, self.layout)
 
     def to_dict(self) -> dict:
-        """JSON-ready summary: box, score, landmarks, pose."""
-        p = self.pose
-        # float64 before rounding: float32 values would print as 177.33999633789062 in JSON
-        return {"index": self.index, "box": np.asarray(self.box, np.float64).round(2).tolist(),
-                "score": round(float(self.score), 4),
-                "landmarks": np.asarray(self.landmarks, np.float64).round(2).tolist(),
-                "pose": {"yaw": round(p.yaw, 3), "pitch": round(p.pitch, 3), "roll": round(p.roll, 3),
-                         "camera_matrix": p.camera_matrix.round(6).tolist()}}
+        """JSON-ready record of the face (:func:`prnet.outputs.schema.face_record`)."""
+        from prnet.outputs.schema import face_record
+
+        return face_record(self)
 
 
 def build_faces(image: np.ndarray, plans: Sequence[FacePlan], posmaps: Sequence[np.ndarray],

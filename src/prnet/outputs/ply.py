@@ -1,0 +1,19 @@
+"""``ply``: ``<base>.ply``, binary PLY mesh with per-vertex colours, in viewer orientation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from prnet.io import write_ply
+from prnet.outputs._files import named
+
+if TYPE_CHECKING:
+    from prnet.outputs.options import ExportOptions
+    from prnet.pipeline import FaceResult
+
+
+def write(face: FaceResult, base: Path, options: ExportOptions) -> list[Path]:
+    """Write ``<base>.ply`` (y flipped with the image height)."""
+    return [write_ply(named(base, ".ply"), face.vertices, face.triangles, colors=face.colors,
+                      image_height=face.image_shape[0])]
