@@ -244,13 +244,11 @@ def annotate_frame(
     from prnet.io.viz import draw_landmarks, draw_pose_box
 
     out = frame
-    flip = np.diag([1.0, -1.0, 1.0])
     for tid, f in faces:
         if mesh:
             out = _mesh_overlay(out, f)
         out = draw_landmarks(out, f.landmarks, visible=f.landmark_visibility)
-        cam = flip @ f.pose.camera_matrix  # canonical → image (y down)
-        out = draw_pose_box(out, cam, size=7.0, color=(255, 200, 0))
+        out = draw_pose_box(out, f.pose.image_camera_matrix, size=7.0, color=(255, 200, 0))
         # track id under the chin, white on black
         scale = max(0.4, min(frame.shape[:2]) / 800)
         thick = max(1, round(2 * scale))
