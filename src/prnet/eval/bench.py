@@ -154,10 +154,11 @@ def bench_pipeline(prn: Any, image_bytes: bytes, repeats: int = 5,
     """Per-stage wall time (ms per face, median over ``repeats`` after one warm-up) of the
     whole pipeline on one encoded image.
 
-    Stages: ``decode`` (bytes → RGB), ``detect``, ``crop`` (crop matrices + warps),
-    ``network`` (position maps; with ``prn.tta`` the mirrored and shifted crops too), ``postprocess`` (back-projection, landmarks, vertices,
-    colours), ``render_visibility`` (z-buffer + vertex visibility), ``pose``, ``export``
-    (OBJ with colours, PLY, landmarks and pose text files into a temporary folder).
+    Stages (those of :class:`prnet.PRN`): ``decode`` (bytes → RGB), ``detect``, ``crop`` (crop
+    plans + warps), ``network`` (position maps; with ``prn.tta`` the mirrored and shifted crops
+    too), ``postprocess`` (back-projection, landmarks, vertices, colours),
+    ``render_visibility`` (z-buffer + vertex visibility), ``pose``, ``export`` (the outputs
+    registry's obj, ply, kpt and pose files into a temporary folder).
 
     Args:
         prn: a :class:`prnet.PRN`.
@@ -173,7 +174,10 @@ def bench_pipeline(prn: Any, image_bytes: bytes, repeats: int = 5,
     Raises:
         PRNetError: no face in the image, or ``repeats < 1``.
     """
-    from prnet.io import read_image, write_landmarks_txt, write_obj, write_ply, write_pose_txt
+    from prnet.io import read_image
+    from prnet.outputs import ExportOptions, export_face
+
+    outputs = ExportOptions.from_names(["obj", "ply", "kpt", "pose"])
 
     if repeats < 1:
         raise PRNetError(f"repeats: expected ≥ 1, got {repeats}")
@@ -210,16 +214,7 @@ def bench_pipeline(prn: Any, image_bytes: bytes, repeats: int = 5,
 
             def export(faces=faces, rep=rep):
                 for f in faces:
-                    stem = folder / f"face{rep}_{f.index}"
-                    h = f.image_shape[0]
-                    write_obj(stem.with_suffix(".obj"), f.vertices, f.triangles, f.colors,
-                              image_height=h)
-                    write_ply(stem.with_suffix(".ply"), f.vertices, f.triangles, f.colors,
-                              image_height=h)
-                    write_landmarks_txt(folder / f"{stem.name}_kpt.txt", f.landmarks)
-                    p = f.pose
-                    write_pose_txt(folder / f"{stem.name}_pose.txt", [p.yaw, p.pitch, p.roll],
-                                   p.camera_matrix)
+                    export_face(f, folder, f"face{rep}", outputs)
 
             _, t["export"] = _timed(export, device)
             if rep == 0:  # warm-up
