@@ -31,7 +31,7 @@ from prnet.eval.metrics import (
     yaw_bins,
 )
 from prnet.geometry.crop import uncrop_points
-from prnet.models.teacher import load_teacher
+from prnet.train.teacher import load_teacher
 from prnet.models.weights import load_model
 from prnet.train.augment import crop_affines, warp_images
 from prnet.train.data import decode_images, load_pack

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from prnet import PRN
 from prnet.errors import PRNetError
-from prnet.models.teacher import load_teacher
+from prnet.train.teacher import load_teacher
 from prnet.train.data import encode_images
 from prnet.train.labels import run_teacher, teacher_crop
 

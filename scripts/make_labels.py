@@ -15,7 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from prnet.bfm import load_bfm
-from prnet.models.teacher import load_teacher
+from prnet.train.teacher import load_teacher
 from prnet.train.labels import (
     AFLW21_VERTICES,
     crop_vertices,

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from prnet.bfm import load_bfm
 from prnet.eval.aflw2000 import load_aflw2000
 from prnet.geometry.crop import crop_matrix, square_from_landmarks, warp_crop
-from prnet.models.teacher import load_teacher
+from prnet.train.teacher import load_teacher
 from prnet.train.data import encode_images
 from prnet.train.posmap import renderer_arrays
 from prnet.uv.layout import load_layout

@@ -13,7 +13,7 @@ import torch
 
 from prnet.bfm import BFM
 from prnet.eval.aflw2000 import AFLWSample
-from prnet.models.teacher import TEACHER_SIZE, TeacherNet, preprocess, split_params
+from prnet.train.teacher import TEACHER_SIZE, TeacherNet, preprocess, split_params
 
 # y of the teacher's camera output is flipped into image rows as ``Y_FLIP − y`` (x, z shifted by −1),
 # the convention 3DDFA_V2 uses for its 120×120 crops; checked against AFLW2000-3D in the tests.
