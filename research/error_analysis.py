@@ -31,13 +31,13 @@ from prnet.eval.metrics import (
     yaw_bins,
 )
 from prnet.geometry.crop import uncrop_points
-from prnet.train.teacher import load_teacher
 from prnet.models.weights import load_model
 from prnet.train.augment import crop_affines, warp_images
 from prnet.train.data import decode_images, load_pack
 from prnet.train.labels import crop_vertices, fit_samples, refine_params
 from prnet.train.loop import DevSet, TrainConfig, predict_dev
 from prnet.train.posmap import PosmapRenderer
+from prnet.train.teacher import load_teacher
 from prnet.uv.layout import load_layout
 
 

@@ -23,8 +23,8 @@ from prnet.bfm import load_bfm
 from prnet.eval.aflw2000 import load_aflw2000
 from prnet.eval.metrics import LANDMARK_GROUPS, YAW_BIN_LABELS, nme_68, summarize, yaw_bins
 from prnet.geometry.crop import uncrop_points
-from prnet.train.teacher import load_teacher, split_params
 from prnet.train.labels import AFLW21_VERTICES, crop_vertices, fit_samples, refine_params
+from prnet.train.teacher import load_teacher, split_params
 
 
 def point_normals(mean: np.ndarray, idx: np.ndarray, k: int = 600) -> np.ndarray:

@@ -57,12 +57,12 @@ INSTALL_HINT = 'pip install "prnet[train]"'
 
 # step → (module under prnet.train with add_arguments(p) and run(args), help)
 STEPS: dict[str, tuple[str, str]] = {
-    "labels": ("aflw_labels", "pseudo-label the AFLW training faces: teacher fits refined against "
-                              "their 21 annotated points"),
-    "labels-extra": ("extra_labels", "pseudo-label the faces-extra photos: detector + model frame "
-                                     "a teacher crop, the teacher fits it"),
-    "pack": ("pack", "build the compact training pack (crops, labels, dev split, renderer arrays, "
-                     "teacher encoder)"),
+    "labels": ("aflw_labels", ("pseudo-label the AFLW training faces: teacher fits refined "
+                               "against their 21 annotated points")),
+    "labels-extra": ("extra_labels", ("pseudo-label the faces-extra photos: detector + model "
+                                      "frame a teacher crop, the teacher fits it")),
+    "pack": ("pack", ("build the compact training pack (crops, labels, dev split, renderer "
+                      "arrays, teacher encoder)")),
 }
 
 
