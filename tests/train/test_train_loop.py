@@ -215,6 +215,6 @@ def test_train_config_file_errors_are_one_line(tmp_path, capsys):
     for text, message in [('{"batchsize": 4}', "unknown keys ['batchsize']"),
                           ("[1, 2]", "not a JSON object"), ("{not json", "Expecting property name")]:
         bad.write_text(text)
-        assert main(["train", "--config", str(bad)]) == 1
+        assert main(["train", "fit", "--config", str(bad)]) == 1
         err = capsys.readouterr().err
         assert err.startswith("prnet: error: --config") and message in err and err.count("\n") == 1

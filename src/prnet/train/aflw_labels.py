@@ -82,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
     print("21-point error, % of crop side (teacher -> refined):")
     for lo, hi in ((0, 30), (30, 60), (60, 90.1)):
         s = (yaw >= lo) & (yaw < hi) if lo == 0 else (yaw > lo) & (yaw <= hi)
-        print(f"  yaw {lo:>2}-{int(hi)}: n={s.sum():5d}  {e0[s].mean():.3f} -> {e1[s].mean():.3f}")
+        change = f"{e0[s].mean():.3f} -> {e1[s].mean():.3f}" if s.any() else "-"
+        print(f"  yaw {lo:>2}-{int(hi)}: n={s.sum():5d}  {change}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(args.out, image=names, teacher=params, refined=refined, pts21=pc.astype(np.float32),
              yaw=yaw.astype(np.float32))
