@@ -79,8 +79,10 @@ def run_aflw2000(args: argparse.Namespace) -> int:
     predictors = {"prnet": PRNPredictor(prn, args.crop)}
     labels = {"prnet": f"{ours}, {args.crop} crop"}
     if teacher_dir is not None:
-        from prnet.train.baseline import teacher_baseline
-
+        try:
+            from prnet.train.baseline import teacher_baseline
+        except ModuleNotFoundError as exc:
+            raise PRNetError(f"--baseline teacher needs {exc.name}: pip install \"prnet[train]\"") from None
         predictors["teacher"] = teacher_baseline(teacher_dir, bfm, prn.layout)
         labels["teacher"] = "3DDFA_V2 teacher, gt crop"
     meta = {"data": str(args.dir), "crop": args.crop, "model": args.model, "weights": args.weights,
