@@ -444,7 +444,7 @@ class Stage:
         return n if n >= 2 else 0
 
 
-#: Chosen by measurement (scripts/detector_recall.py): short and full range on every image
+#: Chosen by measurement (research/detector_recall.py): short and full range on every image
 #: (full range finds the smaller faces; short-range boxes win where both find a face), then,
 #: where nothing was found, short range with a 25 % margin (faces that fill the image).
 DEFAULT_STAGES: tuple[Stage, ...] = (
