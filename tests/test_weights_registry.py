@@ -35,3 +35,20 @@ def test_unknown_name_lists_the_valid_ones():
 def test_registry_imports_without_torch():
     code = "import sys, prnet.weights; assert 'torch' not in sys.modules and 'numpy' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_both_loaders_refuse_a_bundled_file_that_fails_its_sha256(monkeypatch):
+    from dataclasses import replace
+
+    from prnet.detect import blazeface
+    from prnet.errors import WeightsError
+    from prnet.models import weights
+
+    wrong = "0" * 64
+    monkeypatch.setitem(weights.BUNDLED, "mobilenet_unet", replace(weights.BUNDLED["mobilenet_unet"], sha256=wrong))
+    with pytest.raises(WeightsError, match="corrupt \\(sha256 mismatch\\)"):
+        weights.load_model("mobilenet_unet")
+    spec = blazeface.SPECS["short"]
+    monkeypatch.setitem(blazeface.SPECS, "short", replace(spec, weights=replace(spec.weights, sha256=wrong)))
+    with pytest.raises(WeightsError, match="corrupt \\(sha256 mismatch\\)"):
+        blazeface.load_net("short")
