@@ -1,6 +1,6 @@
-"""Turn a training checkpoint (model.safetensors from `prnet train`) into a bundled fp16 asset.
+"""Turn a training checkpoint (model.safetensors from `prnet train fit`) into a bundled fp16 asset.
 
-Prints the sha256 to put into prnet.models.weights.BUNDLED.
+Prints the sha256 for its entry in the weights registry (``prnet.weights.WEIGHTS``).
 """
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 
 from prnet.models import create_model
-from prnet.models.weights import file_sha256, load_weights, save_weights
+from prnet.models.weights import load_weights, save_weights
+from prnet.weights import file_sha256
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ import pytest
 from prnet.errors import InputShapeError, PRNetError
 from prnet.io import read_image, read_obj, read_ply, write_obj, write_ply
 from prnet.io._mesh import to_viewer
-from prnet.render.benchmark import grid_mesh
+from prnet.render.synthetic import grid_mesh
 
 
 @pytest.fixture

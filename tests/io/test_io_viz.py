@@ -9,7 +9,7 @@ import pytest
 from prnet.errors import InputShapeError
 from prnet.io import depth_to_image, draw_dense, draw_landmarks, draw_mesh_overlay, draw_pose_box
 from prnet.render import render_depth
-from prnet.render.benchmark import grid_mesh
+from prnet.render.synthetic import grid_mesh
 
 
 @pytest.fixture

@@ -77,7 +77,7 @@ def test_wrong_weights_files(tmp_path):
 
 
 def test_teacher_initialisation_matches_teacher_encoder(shared_dir):
-    from prnet.models.teacher import load_teacher
+    from prnet.train.teacher import load_teacher
 
     t = load_teacher(shared_dir / "teacher/3ddfa_v2")
     m = create_model("mobilenet_unet")

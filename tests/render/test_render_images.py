@@ -16,7 +16,7 @@ from prnet.render import (
     vertex_normals,
     vertex_visibility,
 )
-from prnet.render.benchmark import grid_mesh
+from prnet.render.synthetic import grid_mesh
 
 
 def occlusion_scene():

@@ -7,7 +7,7 @@ import pytest
 
 from prnet.errors import InputShapeError
 from prnet.render import interpolate, raster, rasterize
-from prnet.render.benchmark import grid_mesh
+from prnet.render.synthetic import grid_mesh
 
 
 def brute_force(v: np.ndarray, tri: np.ndarray, h: int, w: int, eps: float = 1e-6):

@@ -22,7 +22,7 @@ def dev16(shared_dir):
 
 @pytest.fixture(scope="module")
 def teacher_fits(shared_dir, dev16):
-    from prnet.models.teacher import load_teacher
+    from prnet.train.teacher import load_teacher
 
     net = load_teacher(shared_dir / "teacher/3ddfa_v2")
     params, Ms, pts = fit_samples(net, dev16)

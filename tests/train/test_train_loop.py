@@ -1,4 +1,4 @@
-"""End to end on a tiny pack: labels → pack → `prnet train` (CPU, 2 steps) → resume."""
+"""End to end on a tiny pack: `prnet train labels` → `pack` → `fit` (CPU, 2 steps) → resume."""
 
 from __future__ import annotations
 
@@ -22,16 +22,16 @@ def _run(*args: str) -> str:
 @pytest.mark.slow
 def test_labels_pack_train_resume(shared_dir, bfm, tmp_path):
     pack = tmp_path / "pack"
-    out = _run("scripts/make_labels.py", "--shared", str(shared_dir), "--out", str(pack / "labels.npz"),
-               "--limit", "24")
+    out = _run("-m", "prnet", "train", "labels", "--shared", str(shared_dir), "--out",
+               str(pack / "labels.npz"), "--limit", "24")
     assert "21-point error" in out and "24 faces" in out
-    out = _run("scripts/make_pack.py", "--shared", str(shared_dir), "--labels", str(pack / "labels.npz"),
-               "--out", str(pack), "--dev-limit", "6")
+    out = _run("-m", "prnet", "train", "pack", "--shared", str(shared_dir), "--labels",
+               str(pack / "labels.npz"), "--out", str(pack), "--dev-limit", "6")
     assert "24 training faces, 6 dev images" in out
     common = ["--pack", str(pack), "--minutes", "5", "--max-steps", "2", "--batch", "2", "--dev-limit", "4",
               "--device", "cpu", "--amp", "none", "--channels-last", "false", "--eval-every-min", "100"]
     run1 = tmp_path / "run1"
-    _run("-m", "prnet", "train", "--out", str(run1), *common)
+    _run("-m", "prnet", "train", "fit", "--out", str(run1), *common)
     for f in ("model.safetensors", "state.pt", "config.json", "log.csv", "metrics.json"):
         assert (run1 / f).exists(), f
     m1 = json.loads((run1 / "metrics.json").read_text())
@@ -39,7 +39,7 @@ def test_labels_pack_train_resume(shared_dir, bfm, tmp_path):
     cfg = json.loads((run1 / "config.json").read_text())
     assert cfg["batch"] == 2 and cfg["model"] == "mobilenet_unet"
     run2 = tmp_path / "run2"
-    _run("-m", "prnet", "train", "--out", str(run2), "--resume", str(run1), "--init", "none", *common)
+    _run("-m", "prnet", "train", "fit", "--out", str(run2), "--resume", str(run1), "--init", "none", *common)
     m2 = json.loads((run2 / "metrics.json").read_text())
     assert m2["samples_seen"] == 8  # counters continue from the checkpoint
     # with a moving average of the weights: the average is model.safetensors, the optimised
@@ -47,18 +47,18 @@ def test_labels_pack_train_resume(shared_dir, bfm, tmp_path):
     from safetensors.torch import load_file
 
     run3, run4 = tmp_path / "run3", tmp_path / "run4"
-    _run("-m", "prnet", "train", "--out", str(run3), "--ema", "0.9", "--lr", "1e-2", *common)
+    _run("-m", "prnet", "train", "fit", "--out", str(run3), "--ema", "0.9", "--lr", "1e-2", *common)
     m3 = json.loads((run3 / "metrics.json").read_text())
     assert 0 < m3["nme2d_balanced"] < 100 and 0 < m3["raw_nme2d_balanced"] < 100
     avg, raw = load_file(str(run3 / "model.safetensors")), load_file(str(run3 / "raw.safetensors"))
     assert avg.keys() == raw.keys() and any(not avg[k].equal(raw[k]) for k in avg)
-    _run("-m", "prnet", "train", "--out", str(run4), "--resume", str(run3), "--init", "none", "--ema", "0.9",
+    _run("-m", "prnet", "train", "fit", "--out", str(run4), "--resume", str(run3), "--init", "none", "--ema", "0.9",
          *common)
     m4 = json.loads((run4 / "metrics.json").read_text())
     assert m4["samples_seen"] == 8 and "raw_nme2d_balanced" in m4
     # progressive resizing: the original network trained at 64², evaluated at 256²
     run5 = tmp_path / "run5"
-    _run("-m", "prnet", "train", "--out", str(run5), "--model", "resfcn256", "--init", "none",
+    _run("-m", "prnet", "train", "fit", "--out", str(run5), "--model", "resfcn256", "--init", "none",
          "--size", "64", *common)
     m5 = json.loads((run5 / "metrics.json").read_text())
     assert m5["samples_seen"] == 4 and 0 < m5["nme2d_balanced"] < 100
@@ -215,6 +215,6 @@ def test_train_config_file_errors_are_one_line(tmp_path, capsys):
     for text, message in [('{"batchsize": 4}', "unknown keys ['batchsize']"),
                           ("[1, 2]", "not a JSON object"), ("{not json", "Expecting property name")]:
         bad.write_text(text)
-        assert main(["train", "--config", str(bad)]) == 1
+        assert main(["train", "fit", "--config", str(bad)]) == 1
         err = capsys.readouterr().err
         assert err.startswith("prnet: error: --config") and message in err and err.count("\n") == 1

@@ -125,3 +125,14 @@ def test_calibrated_landmark_texels(layout, tmp_path):
         load_layout(landmark_texels=str(bad))
     with pytest.raises(FileNotFoundError):
         load_layout(landmark_texels=str(tmp_path / "missing.npz"))
+
+
+def test_loading_the_layout_does_not_import_its_builder():
+    """Runtime use of the committed asset needs neither scipy nor the BFM builder."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from prnet.uv.layout import load_layout; l = load_layout(); l.head_centre; "
+            "assert 'prnet.uv.build' not in sys.modules and 'scipy' not in sys.modules, "
+            "sorted(m for m in sys.modules if m.startswith(('scipy', 'prnet')))")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -9,8 +9,6 @@ from pathlib import Path
 
 from prnet.cli.options import load_prn, model_parser
 
-DEFAULT_TEACHER_DIR = Path("..") / "shared" / "teacher" / "3ddfa_v2"
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="evaluate on a benchmark (AFLW2000-3D)",
@@ -30,9 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "convention); detector: from the face detector's box (default: gt)")
     a.add_argument("--baseline", choices=["teacher"], action="append", default=[],
                    help="also evaluate the 3DDFA_V2 teacher (GT-landmark crops) side by side")
-    a.add_argument("--teacher-dir", type=Path, default=DEFAULT_TEACHER_DIR,
-                   help="3DDFA_V2 teacher folder (default: ../shared/teacher/3ddfa_v2, relative to "
-                   "the current folder)")
+    a.add_argument("--teacher-dir", type=Path, default=None,
+                   help="3DDFA_V2 teacher folder (weights/mb05_120x120.pth, configs/...pkl); "
+                   "required with --baseline teacher, needs prnet[train]")
     a.add_argument("--limit", type=int, default=None, help="only the first N images (by name)")
     a.add_argument("--json", type=Path, default=None, help="write the summary as JSON")
     a.add_argument("--csv", type=Path, default=None, help="write per-image results as CSV")
@@ -46,7 +44,7 @@ def run_aflw2000(args: argparse.Namespace) -> int:
     from prnet.bfm import load_bfm
     from prnet.errors import AssetMissingError, PRNetError
     from prnet.eval.aflw2000 import load_aflw2000
-    from prnet.eval.protocol import PRNPredictor, TeacherPredictor, evaluate_aflw2000
+    from prnet.eval.protocol import PRNPredictor, evaluate_aflw2000
     from prnet.io.text import write_json
     from prnet.pipeline import DETECTOR_CROP
 
@@ -54,16 +52,15 @@ def run_aflw2000(args: argparse.Namespace) -> int:
         raise PRNetError(f"not a folder: {args.dir}")
     if args.limit is not None and args.limit < 1:
         raise PRNetError(f"--limit: expected a positive number, got {args.limit}")
-    teacher = None
+    teacher_dir = None
     if "teacher" in args.baseline:
-        root = args.teacher_dir
-        if not (root / "weights" / "mb05_120x120.pth").is_file():
+        teacher_dir = args.teacher_dir
+        if teacher_dir is None:
+            raise PRNetError("--baseline teacher needs --teacher-dir DIR (the 3DDFA_V2 teacher folder)")
+        if not (teacher_dir / "weights" / "mb05_120x120.pth").is_file():
             raise AssetMissingError(
-                f"3DDFA_V2 teacher not found in {root} (needs weights/mb05_120x120.pth and "
+                f"3DDFA_V2 teacher not found in {teacher_dir} (needs weights/mb05_120x120.pth and "
                 "configs/param_mean_std_62d_120x120.pkl): pass --teacher-dir DIR")
-        from prnet.models.teacher import load_teacher
-
-        teacher = load_teacher(root)
     samples = load_aflw2000(args.dir, limit=args.limit)
     bfm = load_bfm(fetch=False)
     prn = load_prn(args)
@@ -71,8 +68,12 @@ def run_aflw2000(args: argparse.Namespace) -> int:
     ours += (f", {args.tta} TTA" if args.tta != "off" else "") + (f", {args.precision}" if args.precision != "fp32" else "") + (", refined crop" if args.refine else "")
     predictors = {"prnet": PRNPredictor(prn, args.crop)}
     labels = {"prnet": f"{ours}, {args.crop} crop"}
-    if teacher is not None:
-        predictors["teacher"] = TeacherPredictor(teacher, bfm, prn.layout)
+    if teacher_dir is not None:
+        try:
+            from prnet.train.baseline import teacher_baseline
+        except ModuleNotFoundError as exc:
+            raise PRNetError(f"--baseline teacher needs {exc.name}: pip install \"prnet[train]\"") from None
+        predictors["teacher"] = teacher_baseline(teacher_dir, bfm, prn.layout)
         labels["teacher"] = "3DDFA_V2 teacher, gt crop"
     meta = {"data": str(args.dir), "crop": args.crop, "model": args.model, "weights": args.weights,
             "device": prn.device, "labels": labels,

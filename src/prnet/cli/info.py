@@ -68,18 +68,12 @@ def _device() -> dict[str, Any]:
 
 
 def _model(name: str | None, weights: str | None) -> dict[str, Any]:
-    from prnet.models.weights import (
-        BUNDLED,
-        DEFAULT_MODEL,
-        bundled_path,
-        file_sha256,
-        load_model,
-        read_weights_meta,
-    )
+    from prnet.models.weights import BUNDLED, DEFAULT_MODEL, load_model, read_weights_meta
+    from prnet.weights import file_sha256
 
     name = name or DEFAULT_MODEL
     spec = BUNDLED.get(name)
-    path = Path(weights) if weights else (bundled_path(spec) if spec else None)
+    path = Path(weights) if weights else (spec.path if spec else None)
     out: dict[str, Any] = {"name": name, "weights": None if path is None else str(path),
                            "bundled": weights is None and spec is not None}
     if path is not None and path.is_file():
@@ -108,10 +102,23 @@ def _detector(name: str) -> dict[str, Any]:
         return out
     out["description"] = avail[name]
     if name.startswith("blazeface"):
-        from prnet.detect import blazeface
+        from prnet.weights import entries
 
-        out["weights"] = {k: str(blazeface.weights_path(k)) for k in blazeface.SPECS}
-        out["licence"] = next(iter(blazeface.SPECS.values())).licence
+        detectors = [e for e in entries("detector") if e.name.startswith("blazeface")]
+        out["weights"] = {e.model: str(e.path) for e in detectors}
+        out["licence"] = detectors[0].licence
+    return out
+
+
+def _bundled_weights() -> dict[str, Any]:
+    """Every entry of the weights registry: kind, file, input size and whether its sha256 holds."""
+    from prnet.weights import entries, file_sha256
+
+    out: dict[str, Any] = {}
+    for e in entries():
+        ok = e.path.is_file() and file_sha256(e.path) == e.sha256
+        out[e.name] = (f"{e.kind}, {e.file}, input {e.input_size}², "
+                       f"sha256 {'ok' if ok else 'MISMATCH or missing'}")
     return out
 
 
@@ -145,6 +152,7 @@ def collect(model: str | None = None, weights: str | None = None,
         "device": _device(),
         "model": _model(model, weights),
         "detector": _detector(detector),
+        "bundled_weights": _bundled_weights(),
         "uv_layout": _uv(),
         "bfm": _bfm(),
         "licence": "code: MIT; bundled model weights: non-commercial research only (see "

@@ -1,4 +1,4 @@
-"""``prnet train`` — time-budgeted, resumable training from a data pack."""
+"""``prnet train labels|labels-extra|pack|fit`` — build the training input, then train."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from prnet.train.cli import add_arguments, run
+    from prnet.train.cli import add_commands
 
-    p = sub.add_parser("train", help="train a position-map network from a data pack (see MODEL_CARD.md)",
-                       description="Train for --minutes on a pack built by `prnet bfm fetch` + "
-                       "scripts/make_labels.py + scripts/make_pack.py; writes weights, logs and dev metrics to --out.")
-    add_arguments(p)
-    p.set_defaults(func=run)
+    p = sub.add_parser("train", help="training: pseudo-labels, the data pack, time-budgeted training "
+                       "(needs prnet[train]; see MODEL_CARD.md)",
+                       description="Training steps, in order: `labels` (and `labels-extra`) → `pack` "
+                       "→ `fit`. Each reads the shared data folder given by --shared; nothing "
+                       "derived from it may be committed.")
+    add_commands(p)

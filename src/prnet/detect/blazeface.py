@@ -8,11 +8,9 @@ anchors with fixed size, box/keypoint decoding, sigmoid scores with a threshold,
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import cv2
@@ -24,43 +22,54 @@ from torch import nn
 from prnet.detect.base import Detection, FaceDetector, check_image, sort_left_to_right
 from prnet.errors import PRNetError, WeightsError
 from prnet.geometry.boxes import box_iou
+from prnet.weights import WEIGHTS, WeightEntry, verified_path
 
 # --------------------------------------------------------------------------- configuration
 
 
 @dataclass(frozen=True)
 class BlazeFaceSpec:
-    """One BlazeFace variant: weights file, input size, anchor layout and decoding options."""
+    """One BlazeFace variant: its weights (an entry of :mod:`prnet.weights`), anchor layout and
+    decoding options."""
 
     name: str
-    file: str
-    input_size: int
+    weights: WeightEntry
     strides: tuple[int, ...]
     anchors_per_layer: int
     score_threshold: float
-    sha256: str
     iou_threshold: float = 0.3
-    licence: str = "Apache-2.0, Google LLC (MediaPipe); see assets/NOTICE.blazeface"
+
+    @property
+    def file(self) -> str:
+        return self.weights.file
+
+    @property
+    def input_size(self) -> int:
+        return self.weights.input_size
+
+    @property
+    def sha256(self) -> str:
+        return self.weights.sha256
+
+    @property
+    def licence(self) -> str:
+        return self.weights.licence
 
 
 SPECS: dict[str, BlazeFaceSpec] = {
     "short": BlazeFaceSpec(
         name="short",
-        file="blazeface_short.safetensors",
-        input_size=128,
+        weights=WEIGHTS["blazeface_short"],
         strides=(8, 16, 16, 16),
         anchors_per_layer=2,
         score_threshold=0.5,
-        sha256="57a93e67a3b7165d716cf3c9ad35e289533d34ab33603c329b42326ec2ed1284",
     ),
     "full": BlazeFaceSpec(
         name="full",
-        file="blazeface_full.safetensors",
-        input_size=192,
+        weights=WEIGHTS["blazeface_full"],
         strides=(4,),
         anchors_per_layer=1,
         score_threshold=0.6,
-        sha256="bd2bf23e50d554f4b8358c3f769fa02e0419b85c0daa7468ece3debcd2b25cde",
     ),
 }
 
@@ -245,13 +254,9 @@ def _up(x: torch.Tensor) -> torch.Tensor:
 NETS: dict[str, type[nn.Module]] = {"short": BlazeFaceShortNet, "full": BlazeFaceFullNet}
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def weights_path(variant: str) -> Path:
     """Path of the bundled safetensors file of ``variant`` ('short' or 'full')."""
-    return Path(str(resources.files("prnet") / "assets" / _spec(variant).file))
+    return _spec(variant).weights.path
 
 
 def load_net(variant: str, weights: str | Path | None = None, device: str = "cpu") -> nn.Module:
@@ -263,11 +268,9 @@ def load_net(variant: str, weights: str | Path | None = None, device: str = "cpu
     from safetensors.torch import load_file
 
     spec = _spec(variant)
-    path = Path(weights) if weights is not None else weights_path(variant)
+    path = Path(weights) if weights is not None else verified_path(spec.weights)
     if not path.is_file():
         raise WeightsError(f"BlazeFace '{variant}' weights not found: {path}")
-    if weights is None and spec.sha256 and _sha256(path) != spec.sha256:
-        raise WeightsError(f"BlazeFace '{variant}' weights {path} fail their sha256 check")
     net = NETS[variant]()
     try:
         state = {k: v.float() for k, v in load_file(str(path)).items()}
@@ -441,7 +444,7 @@ class Stage:
         return n if n >= 2 else 0
 
 
-#: Chosen by measurement (scripts/detector_recall.py): short and full range on every image
+#: Chosen by measurement (research/detector_recall.py): short and full range on every image
 #: (full range finds the smaller faces; short-range boxes win where both find a face), then,
 #: where nothing was found, short range with a 25 % margin (faces that fill the image).
 DEFAULT_STAGES: tuple[Stage, ...] = (

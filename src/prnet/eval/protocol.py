@@ -59,8 +59,7 @@ from prnet.eval.metrics import (
 )
 from prnet.eval.report import markdown_table, plot_ced, write_csv
 from prnet.geometry.boxes import box_iou
-from prnet.geometry.crop import uncrop_points
-from prnet.geometry.pose import angles_to_matrix, estimate_pose
+from prnet.geometry.pose import angles_to_matrix
 from prnet.io.image import read_image
 from prnet.uv.layout import UVLayout, load_layout
 
@@ -74,7 +73,6 @@ __all__ = [
     "PRNPredictor",
     "Prediction",
     "Predictor",
-    "TeacherPredictor",
     "best_detection",
     "evaluate_aflw2000",
     "ground_truth",
@@ -180,31 +178,6 @@ def _whole_image_box(shape: tuple[int, ...]) -> np.ndarray:
     s = max(h, w) / DETECTOR_CROP["scale"]
     cx, cy = (w - 1) / 2, (h - 1) / 2 - DETECTOR_CROP["shift"] * s
     return np.array([cx - s / 2, cy - s / 2, cx + s / 2, cy + s / 2], np.float32)
-
-
-class TeacherPredictor:
-    """The 3DDFA_V2 teacher (``prnet.models.teacher``) as a baseline.
-
-    Crop: ``teacher_roi(pt3d_68, 1.5)`` resized to 120² (``roi_matrix``) — always from the
-    ground-truth landmarks. Landmarks: the BFM keypoints of its fit mapped back to the image
-    (x, y by the inverse roi transform, z divided by its scale); dense vertices: its full
-    mesh rendered into our UV layout, so both methods are scored on the same texels.
-    """
-
-    def __init__(self, net: Any, bfm: BFM, layout: UVLayout | None = None) -> None:
-        self.net = net
-        self.bfm = bfm
-        self.layout = layout or load_layout()
-
-    def __call__(self, image: np.ndarray, sample: AFLWSample) -> Prediction | None:
-        from prnet.train.labels import crop_vertices, run_teacher, teacher_crop
-
-        crop, m = teacher_crop(image, sample.pt3d_68)
-        params = run_teacher(self.net, crop[None])
-        mesh = uncrop_points(crop_vertices(self.bfm, params)[0], m).astype(np.float64)
-        verts = self.layout.vertices(self.layout.posmap_from_mesh(mesh))
-        pose = estimate_pose(verts, self.layout.canonical)
-        return Prediction(mesh[self.bfm.keypoints], verts, pose.angles_deg)
 
 
 @dataclass(frozen=True, eq=False)

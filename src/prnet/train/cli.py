@@ -1,9 +1,17 @@
-"""``prnet train``: flags (or a JSON config) → :class:`TrainConfig` → :func:`train`."""
+"""``prnet train labels|labels-extra|pack|fit``: the training steps behind one command.
+
+``fit``: flags (or a JSON config) → :class:`TrainConfig` → :func:`prnet.train.loop.train`.
+``prnet train --pack ...`` (no step) still runs ``fit``, with a deprecation warning.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import re
+import sys
+from collections.abc import Callable
 from dataclasses import fields
 
 from prnet.errors import PRNetError
@@ -11,7 +19,7 @@ from prnet.models import list_models
 from prnet.train.config import TrainConfig
 
 HELP = {
-    "pack": "data pack folder (scripts/make_pack.py)",
+    "pack": "data pack folder (`prnet train pack`)",
     "out": "output folder: model.safetensors (+ raw.safetensors with --ema), state.pt, config.json, "
            "log.csv, metrics.json",
     "model": "registered network",
@@ -45,8 +53,24 @@ HELP = {
 }
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="JSON file with TrainConfig fields (flags override it)")
+INSTALL_HINT = 'pip install "prnet[train]"'
+
+# step → (module under prnet.train with add_arguments(p) and run(args), help)
+STEPS: dict[str, tuple[str, str]] = {
+    "labels": ("aflw_labels", ("pseudo-label the AFLW training faces: teacher fits refined "
+                               "against their 21 annotated points")),
+    "labels-extra": ("extra_labels", ("pseudo-label the faces-extra photos: detector + model "
+                                      "frame a teacher crop, the teacher fits it")),
+    "pack": ("pack", ("build the compact training pack (crops, labels, dev split, renderer "
+                      "arrays, teacher encoder)")),
+}
+
+
+def add_fit_arguments(p: argparse.ArgumentParser, hidden: bool = False) -> None:
+    """The flags of ``prnet train fit`` (``hidden``: accepted but not listed, for the old alias)."""
+    default = argparse.SUPPRESS if hidden else None
+    p.add_argument("--config", default=default, help=argparse.SUPPRESS if hidden else
+                   "JSON file with TrainConfig fields (flags override it)")
     for f in fields(TrainConfig):
         if f.name == "extra":
             continue
@@ -56,8 +80,56 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         text = HELP[f.name] + (f": {', '.join(list_models())}" if f.name == "model" else "")
         if f.default is not None and f.name != "device":
             text += f" (default: {f.default})"
-        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=None,
-                       metavar=f.name.upper(), help=text)
+        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=default,
+                       metavar=f.name.upper(), help=argparse.SUPPRESS if hidden else text)
+
+
+add_arguments = add_fit_arguments  # the former name
+
+
+def add_commands(p: argparse.ArgumentParser) -> None:
+    """Add the steps (``labels``, ``labels-extra``, ``pack``, ``fit``) to the ``train`` parser."""
+    steps = p.add_subparsers(dest="train_step", metavar="STEP")
+    for name, (module, help_text) in STEPS.items():
+        mod = importlib.import_module(f"prnet.train.{module}")
+        sp = steps.add_parser(name, help=help_text, description=_plain(mod.__doc__ or help_text),
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+        mod.add_arguments(sp)
+        sp.set_defaults(func=needs_train_extra(mod.run))
+    fit = steps.add_parser("fit", help="train a position-map network on a pack for --minutes",
+                           description="Train for --minutes on a pack built by `prnet train labels` + "
+                           "`prnet train pack`; writes weights, logs and dev metrics to --out.")
+    add_fit_arguments(fit)
+    fit.set_defaults(func=needs_train_extra(run))
+    add_fit_arguments(p, hidden=True)  # `prnet train --pack ...`: the old form of `fit`
+    p.set_defaults(func=lambda args: _run_without_step(p, args))
+
+
+def _plain(doc: str) -> str:
+    """A module docstring as help text: reST roles and double backquotes simplified."""
+    return re.sub(r":\w+:`~?([^`]+)`", r"\1", doc).replace("``", "`").strip()
+
+
+def _run_without_step(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    names = {f.name for f in fields(TrainConfig)} | {"config"}
+    if not names & set(vars(args)):
+        parser.print_help()
+        return 2
+    print("prnet: warning: `prnet train --pack ...` is deprecated; use `prnet train fit --pack ...`",
+          file=sys.stderr)
+    return needs_train_extra(run)(args)
+
+
+def needs_train_extra(step: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """``step`` with a missing third-party module turned into one line naming the ``train`` extra."""
+    def guarded(args: argparse.Namespace) -> int:
+        try:
+            return step(args)
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] == "prnet":
+                raise
+            raise PRNetError(f"prnet train needs {exc.name}: {INSTALL_HINT}") from None
+    return guarded
 
 
 def _bool(s: str) -> bool:
@@ -66,7 +138,7 @@ def _bool(s: str) -> bool:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     base = {}
-    if args.config:
+    if getattr(args, "config", None):
         try:
             with open(args.config) as fh:
                 base = json.load(fh)

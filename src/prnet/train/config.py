@@ -52,7 +52,7 @@ def check_config(cfg: TrainConfig) -> None:
     missing = [f for f in ("train.npz", "renderer.npz") if not (pack / f).is_file()]
     if missing:
         raise PRNetError(f"--pack {cfg.pack}: no {' or '.join(missing)} there "
-                         "(build the pack with scripts/make_labels.py and scripts/make_pack.py)")
+                         "(build it with `prnet train labels` and `prnet train pack`)")
     if cfg.model not in list_models():
         raise PRNetError(f"--model {cfg.model}: unknown; available: {', '.join(list_models())}")
     if cfg.resume:
@@ -62,7 +62,7 @@ def check_config(cfg: TrainConfig) -> None:
     elif cfg.init == "teacher":
         if cfg.model.startswith("mobilenet") and not (pack / "teacher_encoder.safetensors").is_file():
             raise PRNetError(f"--init teacher: {pack / 'teacher_encoder.safetensors'} is missing "
-                             "(scripts/make_pack.py writes it; or start from weights with --init FILE)")
+                             "(`prnet train pack` writes it; or start from weights with --init FILE)")
     elif cfg.init != "none" and not Path(cfg.init).is_file():
         raise PRNetError(f"--init {cfg.init}: no such file (teacher | none | a model.safetensors)")
     choices = {"labels": ("refined", "teacher"), "amp": (*PRECISIONS, "none")}

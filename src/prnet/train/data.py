@@ -1,6 +1,6 @@
 """The compact training data pack: crops (WebP/JPEG blobs), labels, dev split, renderer arrays.
 
-Built from ../shared by ``prnet train pack`` (scripts/make_pack.py); small enough (< 60 MiB) to
+Built from the shared data folder by ``prnet train pack`` (:mod:`prnet.train.pack`); small enough (< 60 MiB) to
 carry to a GPU machine. Nothing in it may be committed (it derives from third-party data).
 """
 

@@ -13,7 +13,7 @@ import torch
 
 from prnet.bfm import BFM
 from prnet.eval.aflw2000 import AFLWSample
-from prnet.models.teacher import TEACHER_SIZE, TeacherNet, preprocess, split_params
+from prnet.train.teacher import TEACHER_SIZE, TeacherNet, preprocess, split_params
 
 # y of the teacher's camera output is flipped into image rows as ``Y_FLIP − y`` (x, z shifted by −1),
 # the convention 3DDFA_V2 uses for its 120×120 crops; checked against AFLW2000-3D in the tests.
@@ -90,7 +90,7 @@ def crop_vertices(bfm: BFM, params: np.ndarray, idx: np.ndarray | None = None) -
 
 
 # BFM vertex nearest each of the 21 AFLW points (order as in AFLW: brows, eyes, ears, nose, mouth,
-# chin), chosen by scripts/make_labels.py as the vertex with the least median distance to the
+# chin), chosen (when the labels were first made) as the vertex with the least median distance to the
 # annotations over 1,200 training faces under the teacher's fits.
 AFLW21_VERTICES = np.array([38827, 39723, 40158, 40896, 41333, 42282, 1571, 4279, 5828, 10586,
                             12261, 14712, 20751, 5748, 8192, 10762, 34379, 6043, 8348, 10539, 47974])

@@ -95,7 +95,7 @@ def _train_mode(model: torch.nn.Module, cfg: TrainConfig) -> None:
 class CompiledForward:
     """``torch.compile(model)`` (same weights), falling back to the eager model for good the
     first time compiling or running the compiled graph fails: a compiler problem must not cost
-    a GPU session."""
+    a GPU run."""
 
     def __init__(self, model: torch.nn.Module, compile_fn=torch.compile) -> None:
         self.model = model
@@ -183,7 +183,7 @@ def _init_model(cfg: TrainConfig, pack_dir: Path) -> torch.nn.Module:
 
 
 def train(cfg: TrainConfig) -> dict[str, float]:
-    """Run one time-budgeted training session; returns the final dev metrics.
+    """Train once, within the time budget ``cfg.minutes``; returns the final dev metrics.
 
     Raises:
         PRNetError: a config that cannot run (checked before any data is decoded).

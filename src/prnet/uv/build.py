@@ -15,6 +15,7 @@ from scipy.interpolate import PchipInterpolator
 from scipy.spatial import Delaunay, cKDTree
 
 from prnet.bfm import BFM
+from prnet.uv.layout import projection_centre
 
 RES = 256
 # 68-point groups (0-based) used for regions
@@ -24,21 +25,6 @@ NOSE = np.arange(27, 36)
 EYES = (np.arange(36, 42), np.arange(42, 48))
 MOUTH = np.arange(48, 60)
 REGION_WEIGHTS = {"outside": 0.0, "neck": 0.0, "face": 3.0, "features": 4.0, "keypoint": 16.0}
-
-
-def projection_centre(kp: np.ndarray) -> np.ndarray:
-    """Centre of the spherical unwrap: on the symmetry plane, at nose-tip height, behind the face.
-
-    Its depth is the cylinder axis equidistant from the nose tip and the jaw ends, moved back by
-    0.55 face widths; from there every face point is seen once (no fold, even under the nose and
-    chin), which the layout tests check.
-    """
-    x0 = kp[:, 0].mean()
-    nose, j0, j16 = kp[30], kp[0], kp[16]
-    half_w = (j16[0] - j0[0]) / 2
-    jz = (j0[2] + j16[2]) / 2
-    z0 = (nose[2] ** 2 - half_w**2 - jz**2) / (2 * (nose[2] - jz))
-    return np.array([x0, nose[1], z0 - 0.55 * 2 * half_w])
 
 
 def _spherical(v: np.ndarray, kp: np.ndarray) -> np.ndarray:

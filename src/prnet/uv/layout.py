@@ -68,8 +68,6 @@ class UVLayout:
     @property
     def head_centre(self) -> np.ndarray:
         """(3,) centre of the UV unwrap (behind the face, nose height), canonical frame."""
-        from prnet.uv.build import projection_centre
-
         return (projection_centre(self.canonical_kpt.astype(np.float64) * 1e4) / 1e4).astype(np.float32)
 
     def landmarks(self, posmap: np.ndarray) -> np.ndarray:
@@ -92,6 +90,21 @@ class UVLayout:
         m = posmap[..., self.sym_texel[..., 1], self.sym_texel[..., 0], :].copy()
         m[..., 0] = width - 1 - m[..., 0]
         return m
+
+
+def projection_centre(kp: np.ndarray) -> np.ndarray:
+    """Centre of the spherical unwrap: on the symmetry plane, at nose-tip height, behind the face.
+
+    Its depth is the cylinder axis equidistant from the nose tip and the jaw ends, moved back by
+    0.55 face widths; from there every face point is seen once (no fold, even under the nose and
+    chin), which the layout tests check.
+    """
+    x0 = kp[:, 0].mean()
+    nose, j0, j16 = kp[30], kp[0], kp[16]
+    half_w = (j16[0] - j0[0]) / 2
+    jz = (j0[2] + j16[2]) / 2
+    z0 = (nose[2] ** 2 - half_w**2 - jz**2) / (2 * (nose[2] - jz))
+    return np.array([x0, nose[1], z0 - 0.55 * 2 * half_w])
 
 
 def mean_posmap(layout: UVLayout, scale: float = 1.6) -> np.ndarray:

@@ -1,6 +1,7 @@
 """The 3DDFA_V2 MobileNet-V1 (width 0.5) 3DMM regressor used as a teacher for pseudo-labels.
 
-Weights: ``../shared/teacher/3ddfa_v2/weights/mb05_120x120.pth`` (MIT licence, 3DDFA_V2 authors).
+Weights: ``teacher/3ddfa_v2/weights/mb05_120x120.pth`` of the shared data folder (MIT licence,
+3DDFA_V2 authors); never bundled — ``load_teacher`` takes the folder explicitly.
 Input: 120×120 BGR crops normalised as (x − 127.5) / 128. Output: 62 parameters (12 for a 3×4
 affine camera, 40 shape, 10 expression), de-normalised with the checkpoint's mean/std.
 """

@@ -6,7 +6,7 @@ min/max) is compared with it: IoU, centre offset and size ratio (both relative t
 landmark box size). ``ms/img`` is the mean wall time of ``detector.detect(image)`` (one
 image at a time, image decoding excluded) on the chosen device.
 
-Usage: ``python scripts/detector_recall.py [--detectors blazeface blazeface_short ...]``
+Usage: ``python research/detector_recall.py [--detectors blazeface blazeface_short ...]``
 """
 
 from __future__ import annotations

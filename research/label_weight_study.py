@@ -2,13 +2,13 @@
 
 AFLW annotators mark what they see: on a strongly turned face a point near the silhouette may be
 drawn on the outline rather than where its BFM vertex lies. This refines the teacher's dev fits
-against the dev images' own 21 AFLW points (as ``make_labels.py`` does for training) with each
+against the dev images' own 21 AFLW points (as ``prnet train labels`` does for training) with each
 point weighted by how much its vertex faces the camera under the teacher's pose (``facing`` = z of
 the rotated surface normal, normals from a plane fit to the 600 nearest mean-shape vertices), and
 prints, per variant, the labels' 68-point 2D NME by |yaw| bin and the systematic part at 60-90°
 (length of the mean per-point offset, x mirrored so all faces turn the same way, % of the box).
 
-    python scripts/label_weight_study.py --shared ../shared
+    python research/label_weight_study.py --shared ../shared
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from prnet.bfm import load_bfm
 from prnet.eval.aflw2000 import load_aflw2000
 from prnet.eval.metrics import LANDMARK_GROUPS, YAW_BIN_LABELS, nme_68, summarize, yaw_bins
 from prnet.geometry.crop import uncrop_points
-from prnet.models.teacher import load_teacher, split_params
 from prnet.train.labels import AFLW21_VERTICES, crop_vertices, fit_samples, refine_params
+from prnet.train.teacher import load_teacher, split_params
 
 
 def point_normals(mean: np.ndarray, idx: np.ndarray, k: int = 600) -> np.ndarray:
@@ -42,8 +42,8 @@ def point_normals(mean: np.ndarray, idx: np.ndarray, k: int = 600) -> np.ndarray
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", default="../shared")
-    ap.add_argument("--prior", type=float, default=3.0, help="as make_labels.py")
-    ap.add_argument("--pose-prior", type=float, default=1.0, help="as make_labels.py")
+    ap.add_argument("--prior", type=float, default=3.0, help="as `prnet train labels`")
+    ap.add_argument("--pose-prior", type=float, default=1.0, help="as `prnet train labels`")
     args = ap.parse_args()
     shared, bfm = Path(args.shared), load_bfm()
     samples = load_aflw2000(shared / "data/aflw2000-3d-dev")

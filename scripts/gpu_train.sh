@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# One GPU session (device tool): network benchmark, then time-budgeted training from the pack.
-# Usage (repo root, on the GPU machine): bash scripts/gpu_session.sh MINUTES [RESUME_DIR] [extra train flags...]
+# One GPU training run (device tool): network benchmark, then time-budgeted training from the pack.
+# Usage (repo root, on the GPU machine): bash scripts/gpu_train.sh MINUTES [RESUME_DIR] [extra train flags...]
 # Carry: pack/train.npz pack/dev.npz pack/renderer.npz pack/teacher_encoder.safetensors (+ RESUME_DIR)
 # BENCH=0 skips the network benchmark (already in docs/training/gpu_bench_h200.jsonl).
-# CPU rehearsal: BENCH=0 OUT=/tmp/g bash scripts/gpu_session.sh 1 "" --device cpu --max-steps 2 --batch 2 --dev-limit 8
+# CPU rehearsal: BENCH=0 OUT=/tmp/g bash scripts/gpu_train.sh 1 "" --device cpu --max-steps 2 --batch 2 --dev-limit 8
 set -uo pipefail
 MIN=${1:-6}; RESUME=${2:-}; shift 2 || shift $#
 OUT=${OUT:-runs/gpu}; mkdir -p "$OUT"
@@ -19,5 +19,5 @@ for r in rows: print(json.dumps(r))
 PY
 ARGS=(--pack pack --out "$OUT/main" --minutes "$MIN" --batch 128 --lr 1e-3 --eval-every-min 2)
 [ -n "$RESUME" ] && ARGS+=(--resume "$RESUME" --init none)
-python3 -m prnet.train "${ARGS[@]}" "$@" 2>&1 | tr '\r' '\n' | grep -v '^train: .*s/s\]$' | tee "$OUT/train.txt"
+python3 -m prnet.train fit "${ARGS[@]}" "$@" 2>&1 | tr '\r' '\n' | grep -v '^train: .*s/s\]$' | tee "$OUT/train.txt"
 ls -la "$OUT" "$OUT/main"

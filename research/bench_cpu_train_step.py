@@ -1,7 +1,7 @@
 """Seconds per training step (forward, backward, AdamW) of the bundled network on the CPU,
 batch 16, 2 threads: bf16 autocast, fp32, then bf16 again (the first configuration also warms up).
 
-    python scripts/bench_cpu_train_step.py
+    python research/bench_cpu_train_step.py
 """
 import time
 

@@ -14,7 +14,7 @@ printed too; the x offset is printed as a check (the crop has no x shift). With 
 2D NME of the bundled model is also measured with the landmark crops, the current
 ``DETECTOR_CROP`` and the fitted one (the network only, the same detections).
 
-Usage: ``python scripts/calibrate_crop.py [DIR] [--detector blazeface] [--nme]``
+Usage: ``python research/calibrate_crop.py [DIR] [--detector blazeface] [--nme]``
 (DIR default: ../shared/data/aflw2000-3d-dev).
 """
 

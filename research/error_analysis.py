@@ -9,7 +9,7 @@
 3. How much of each method's error is systematic: the length of the mean offset of each point
    over a yaw bin (x mirrored so that all faces turn the same way), as % of the GT box.
 
-    python scripts/error_analysis.py --shared ../shared --pack pack [--weights W] [--n-train 400]
+    python research/error_analysis.py --shared ../shared --pack pack [--weights W] [--n-train 400]
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ from prnet.eval.metrics import (
     yaw_bins,
 )
 from prnet.geometry.crop import uncrop_points
-from prnet.models.teacher import load_teacher
 from prnet.models.weights import load_model
 from prnet.train.augment import crop_affines, warp_images
 from prnet.train.data import decode_images, load_pack
 from prnet.train.labels import crop_vertices, fit_samples, refine_params
 from prnet.train.loop import DevSet, TrainConfig, predict_dev
 from prnet.train.posmap import PosmapRenderer
+from prnet.train.teacher import load_teacher
 from prnet.uv.layout import load_layout
 
 
@@ -90,8 +90,8 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="registered model name (default: the bundled one)")
     ap.add_argument("--weights", default=None, help="weights file (default: the bundled weights)")
     ap.add_argument("--n-train", type=int, default=400)
-    ap.add_argument("--prior", type=float, default=3.0, help="as make_labels.py")
-    ap.add_argument("--pose-prior", type=float, default=1.0, help="as make_labels.py")
+    ap.add_argument("--prior", type=float, default=3.0, help="as `prnet train labels`")
+    ap.add_argument("--pose-prior", type=float, default=1.0, help="as `prnet train labels`")
     args = ap.parse_args()
     bfm = load_bfm()
     pack = load_pack(args.pack)

@@ -1,6 +1,6 @@
 """Timing of the rasteriser on a synthetic face-sized mesh.
 
-Run ``python -m prnet.render.benchmark [--size 200] [--repeat 20]``.
+Run ``python research/render_benchmark.py [--size 200] [--repeat 20]``.
 The mesh is a regular grid (one vertex per pixel, two triangles per pixel square) lying on an
 ellipsoid cap, i.e. about 40K vertices and 80K triangles covering ``size`` x ``size`` pixels,
 which matches a PRNet face in its 256x256 crop.
@@ -19,21 +19,7 @@ import time
 import numpy as np
 
 from prnet.render.raster import rasterize
-
-
-def grid_mesh(n: int, offset: float = 28.0, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """An n x n vertex grid on an ellipsoid cap: ((n*n, 3) float32, (2(n-1)^2, 3) int32)."""
-    g = np.arange(n, dtype=np.float32)
-    yy, xx = np.meshgrid(g, g, indexing="ij")
-    c = (n - 1) / 2.0
-    r2 = ((xx - c) ** 2 + (yy - c) ** 2) / (c * c)
-    zz = 0.6 * c * np.sqrt(np.clip(1.5 - r2, 0.0, None))
-    v = np.stack([xx * scale + offset, yy * scale + offset, zz * scale], -1).reshape(-1, 3)
-    idx = np.arange(n * n).reshape(n, n)
-    a, b = idx[:-1, :-1].ravel(), idx[:-1, 1:].ravel()
-    cc, d = idx[1:, :-1].ravel(), idx[1:, 1:].ravel()
-    tri = np.concatenate([np.stack([a, b, cc], 1), np.stack([b, d, cc], 1)]).astype(np.int32)
-    return v.astype(np.float32), tri
+from prnet.render.synthetic import grid_mesh
 
 
 def time_rasterize(

@@ -3,7 +3,7 @@
 Each dev crop (256², ground-truth landmark box, from the pack) is reduced to SIDE² by area
 averaging and brought back to 256² bilinearly before the network; prints the dev NME per SIDE.
 
-    python scripts/resolution_probe.py [--pack pack] [--weights W] 256 200 160 128 96
+    python research/resolution_probe.py [--pack pack] [--weights W] 256 200 160 128 96
 """
 
 from __future__ import annotations

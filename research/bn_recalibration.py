@@ -4,7 +4,7 @@
 Modes: ``stored`` (the weights' own statistics), ``full`` (the training augmentation, geometric
 and photometric), ``geo`` (geometric only), ``noaug`` (PRNet's landmark crop, no augmentation).
 
-    python scripts/bn_recalibration.py --pack pack --n 2048 --batch 128 --modes stored,full
+    python research/bn_recalibration.py --pack pack --n 2048 --batch 128 --modes stored,full
 """
 
 from __future__ import annotations
