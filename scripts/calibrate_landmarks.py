@@ -23,22 +23,16 @@ import numpy as np
 import torch
 
 from prnet.eval.metrics import YAW_BIN_LABELS, nme_68, summarize, yaw_bins
-from prnet.geometry.crop import uncrop_points
 from prnet.models.weights import load_model
 from prnet.train.data import load_pack
-from prnet.train.loop import DevSet
+from prnet.train.loop import DevSet, texel_points
 from prnet.uv.layout import UVLayout, default_landmark_texels_path, load_layout
 
 
-@torch.no_grad()
 def candidate_points(model: torch.nn.Module, dev: DevSet, cand: np.ndarray, batch: int = 8) -> np.ndarray:
     """(B, 68, C, 3) image-coordinate points at the candidate texels ``cand`` (68, C, 2) of each
     dev crop's predicted position map."""
-    out = []
-    for i in range(0, len(dev.x), batch):
-        pm = model(dev.x[i : i + batch].float() / 255).float()
-        out.append(pm[:, :, cand[..., 1], cand[..., 0]].permute(0, 2, 3, 1).numpy())
-    return np.stack([uncrop_points(p, m) for p, m in zip(np.concatenate(out), dev.M, strict=True)])
+    return texel_points(model, dev, cand, batch)
 
 
 def mirror_tables(layout: UVLayout, offs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

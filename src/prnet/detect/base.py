@@ -13,7 +13,7 @@ from prnet.errors import InputShapeError
 from prnet.geometry.crop import CropPolicy
 
 #: Detector box → crop, fitted on the 400 AFLW2000-3D dev images so that BlazeFace crops match
-#: the landmark-box crops (scripts/calibrate_crop.py; PRNet's 1.58 / 0.14 were for dlib boxes).
+#: the landmark-box crops (research/calibrate_crop.py; PRNet's 1.58 / 0.14 were for dlib boxes).
 #: Used for given boxes and for detectors without a calibration of their own.
 DEFAULT_BOX_CROP = CropPolicy(scale=1.49, shift=0.061)
 

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from prnet.errors import PRNetError
+from prnet.geometry.crop import CROP
 from prnet.models import create_model
 from prnet.models.precision import cpu_has_bf16
 from prnet.pipeline.options import ModelOptions
@@ -74,7 +75,7 @@ def bench_network(
         dtype = _DTYPES[dt]
         m = model.to(dtype) if dt != "fp32" else model.float()
         for b in batches:
-            x = torch.rand(b, 3, 256, 256, device=device, dtype=dtype)
+            x = torch.rand(b, 3, CROP, CROP, device=device, dtype=dtype)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             for _ in range(warmup):
@@ -114,7 +115,7 @@ def bench_cuda_graph(
             m = (model or create_model(name)).eval().to(device).to(_DTYPES[dtype])
             if channels_last:
                 m = m.to(memory_format=torch.channels_last)
-            x = torch.rand(1, 3, 256, 256, device=device, dtype=_DTYPES[dtype])
+            x = torch.rand(1, 3, CROP, CROP, device=device, dtype=_DTYPES[dtype])
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             side = torch.cuda.Stream()

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from prnet.geometry.crop import CROP
+
 
 def _same_pad(k: int, stride: int) -> tuple[int, int, int, int]:
     total = max(k - stride, 0)
@@ -88,4 +90,4 @@ class ResFCN256(nn.Module):
         self.decoder = nn.Sequential(*layers)  # 17 transposed convs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(self.conv(x))).float() * (256 * 1.1)
+        return self.decoder(self.encoder(self.conv(x))).float() * (CROP * 1.1)

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from prnet.geometry.crop import CROP
 from prnet.models.mobilenet import MobileNetV1
 
 
@@ -43,7 +44,7 @@ class MobileNetUNet(nn.Module):
         self.head = nn.Conv2d(cin, 3, 3, 1, 1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
-        self.register_buffer("mean_posmap", torch.zeros(1, 3, 256, 256))
+        self.register_buffer("mean_posmap", torch.zeros(1, 3, CROP, CROP))
         self.residual_scale = 32.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

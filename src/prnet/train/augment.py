@@ -8,9 +8,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from prnet.geometry.crop import CROP as NET
 from prnet.geometry.crop import LANDMARK_SCALE
-
-NET = 256
 
 
 def crop_affines(

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from prnet.errors import PRNetError
+from prnet.geometry.crop import CROP
 from prnet.models import list_models
 from prnet.models.precision import PRECISIONS
 
@@ -33,7 +34,7 @@ class TrainConfig:
     flip: float = 0.5
     reflect_pad: float = 0.7  # share of crops padded by mirroring instead of zeros
     kpt_weight: float = 0.0  # extra weight of the 68 landmark texels (on top of the UV mask)
-    size: int = 256  # training resolution of crops and position maps (dev evaluation stays at 256)
+    size: int = CROP  # training resolution of crops and position maps (dev evaluation stays at 256)
     freeze_bn: bool = False  # keep BatchNorm statistics fixed (small-batch fine-tuning, e.g. on CPU)
     eval_every_min: float = 2.0
     dev_limit: int | None = None
@@ -76,9 +77,9 @@ def check_config(cfg: TrainConfig) -> None:
         value = getattr(cfg, name)
         if not lo <= value <= hi:
             raise PRNetError(f"--{name.replace('_', '-')} {value}: must be within [{lo}, {hi}]")
-    if cfg.size not in (64, 128, 256):
+    if cfg.size not in (64, 128, CROP):
         raise PRNetError(f"--size {cfg.size}: use 64, 128 or 256")
-    if cfg.size != 256 and cfg.model.startswith("mobilenet_unet"):
+    if cfg.size != CROP and cfg.model.startswith("mobilenet_unet"):
         raise PRNetError(f"--size {cfg.size}: {cfg.model} adds its output to the 256×256 mean "
                          "position map; only fully convolutional networks (resfcn256) train "
                          "at a lower resolution")

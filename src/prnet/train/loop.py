@@ -26,13 +26,14 @@ from tqdm import tqdm
 
 from prnet.errors import PRNetError
 from prnet.eval.metrics import nme_68, summarize, yaw_bins
-from prnet.geometry.crop import uncrop_points
+from prnet.geometry.crop import CROP
 from prnet.models import create_model
 from prnet.models.mobilenet import MobileNetV1
 from prnet.models.precision import autocast
 from prnet.models.unet import MobileNetUNet
 from prnet.models.weights import load_weights, read_weights_meta
 from prnet.models.widen import widen_decoder
+from prnet.pipeline.posmaps import network_input, uncrop_maps
 from prnet.train.augment import crop_affines, photometric, resize_batch, warp_images
 from prnet.train.config import TrainConfig, check_config
 from prnet.train.data import decode_images, load_pack
@@ -51,24 +52,32 @@ class DevSet:
 
 
 @torch.no_grad()
+def texel_points(model: torch.nn.Module, dev: DevSet, texels: np.ndarray, batch: int,
+                 channels_last: bool = False) -> np.ndarray:
+    """(B, …, 3) image-coordinate points at the UV ``texels`` (…, 2) (u, v) of each dev crop's
+    predicted position map: the pipeline's network input and back-projection
+    (:func:`prnet.pipeline.posmaps.network_input`, :func:`~prnet.pipeline.posmaps.uncrop_maps`)."""
+    t = torch.as_tensor(np.asarray(texels).astype(np.int64), device=dev.x.device)
+    out = []
+    for i in range(0, len(dev.x), batch):
+        x = network_input(dev.x[i : i + batch].permute(0, 2, 3, 1))
+        pm = model(x if channels_last else x.contiguous()).float()
+        out.append(pm[:, :, t[..., 1], t[..., 0]].movedim(1, -1).cpu().numpy())
+    return uncrop_maps(np.concatenate(out), dev.M)
+
+
 def predict_dev(model: torch.nn.Module, dev: DevSet, cfg: TrainConfig, batch: int | None = None) -> np.ndarray:
     """(B, 68, 3) landmarks of the dev crops, mapped back to image coordinates. In fp32, as
     ``prnet eval`` runs by default (under CPU bf16 autocast here the stage-2 weights scored
     3.648 instead of 3.639)."""
     # large CPU batches spend their time allocating (400 crops, wide decoder, 1 thread: 5.5 → 1.9 min)
     batch = batch or (64 if cfg.device.startswith("cuda") else 4)
-    layout = load_layout()
-    ku = torch.as_tensor(layout.kpt_uv.astype(np.int64), device=cfg.device)
     was_training = model.training
     model.eval()
-    preds = []
-    for i in range(0, len(dev.x), batch):
-        x = dev.x[i : i + batch].float() / 255
-        pm = model(x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x)
-        preds.append(pm.float()[:, :, ku[:, 1], ku[:, 0]].permute(0, 2, 1).cpu().numpy())
+    points = texel_points(model, dev, load_layout().kpt_uv, batch, cfg.channels_last)
     if was_training:
         _train_mode(model, cfg)
-    return np.stack([uncrop_points(k, m) for k, m in zip(np.concatenate(preds), dev.M, strict=True)])
+    return points
 
 
 def evaluate(model: torch.nn.Module, dev: DevSet, cfg: TrainConfig, batch: int | None = None) -> dict[str, float]:
@@ -209,7 +218,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     w[ku[:, 1], ku[:, 0]] += cfg.kpt_weight
     w = (w / w.mean())[None, None]
     valid = (w > 0).float()
-    w = F.avg_pool2d(w, 256 // cfg.size)
+    w = F.avg_pool2d(w, CROP // cfg.size)
     n = images.shape[0]
     print(f"data: {n} faces decoded in {time.time() - t0:.1f}s; device {cfg.device}")
 
@@ -255,7 +264,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
             reflect = torch.rand(cfg.batch, device=cfg.device, generator=gen) < cfg.reflect_pad
             x = photometric(warp_images(images[idx].float() / 255, A, flip, reflect), gen)
             y = renderer(params[idx], A, flip)
-            if cfg.size != 256:  # progressive resizing: same crop, fewer pixels
+            if cfg.size != CROP:  # progressive resizing: same crop, fewer pixels
                 x, y = resize_batch(x, y, valid, cfg.size)
         if cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
