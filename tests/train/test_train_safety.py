@@ -127,11 +127,11 @@ def pack(tmp_path_factory, arrays) -> Path:
 
 
 def _config(pack: Path, out: Path, **kw) -> TrainConfig:
-    base = dict(pack=str(pack), out=str(out), model="mobilenet_unet", init="none", minutes=1e12,
-                max_steps=4, batch=1, lr=1e-3, warmup_steps=1, amp="none", channels_last=False,
-                eval_every_min=1e9, device="cpu", seed=0, ema=0.5)
-    base.update(kw)
-    return TrainConfig(**base)
+    base = {"pack": str(pack), "out": str(out), "model": "mobilenet_unet", "init": "none",
+            "minutes": 1e12, "max_steps": 4, "batch": 1, "lr": 1e-3, "warmup_steps": 1,
+            "amp": "none", "channels_last": False, "eval_every_min": 1e9, "device": "cpu",
+            "seed": 0, "ema": 0.5}
+    return TrainConfig(**{**base, **kw})
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -242,8 +242,8 @@ def test_loss_falls_when_overfitting_a_tiny_pack(pack, arrays, tmp_path, monkeyp
     (with them the loss only fell 11.5 → 10.5); the augmentation itself is checked above."""
     import functools
 
-    import prnet.train.loop as loop
     from prnet.models import create_model
+    from prnet.train import loop
 
     monkeypatch.setattr(loop, "crop_affines", functools.partial(
         crop_affines, rot_deg=0.0, scale=(1.0, 1.0), shift=0.0))
