@@ -1,4 +1,10 @@
-"""Shared fixtures. Tests that need ../shared (third-party data) skip when it is absent."""
+"""Shared fixtures. Tests that need ../shared (third-party data) or the BFM skip when it is
+absent — except under ``CI=true``, where a missing ../shared or BFM fails them loudly: CI always
+has both, so a skip there would hide a broken setup.
+
+Every test that uses ``shared_dir``, ``bfm`` or ``teacher_dir`` (directly or through another
+fixture) is marked ``shared`` automatically (``pytest -m "not shared"`` runs the rest).
+"""
 
 from __future__ import annotations
 
@@ -10,22 +16,52 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PRNET_SHARED", REPO.parent / "shared"))
 
+#: Fixtures whose tests need ../shared or the BFM (these get the ``shared`` marker).
+SHARED_FIXTURES = frozenset({"shared_dir", "bfm", "teacher_dir"})
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI") == "true"
+
+
+def missing(reason: str) -> None:
+    """Skip the test for a missing data dependency — or fail it under ``CI=true``."""
+    if in_ci():
+        pytest.fail(f"CI=true: {reason} (CI must run every shared test, not skip it)", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SHARED_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.shared)
+
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    """../shared (or $PRNET_SHARED); skips the test when it is not there."""
+    """../shared (or $PRNET_SHARED); skips the test when it is not there (fails under CI=true)."""
     if not (SHARED / "data").is_dir():
-        pytest.skip(f"needs the project's shared data folder ({SHARED}), absent here")
+        missing(f"needs the project's shared data folder ({SHARED}), absent here")
     return SHARED
 
 
 @pytest.fixture(scope="session")
+def teacher_dir(shared_dir) -> Path:
+    """The 3DDFA_V2 teacher in ../shared/teacher (skips / fails under CI=true when absent)."""
+    teacher = shared_dir / "teacher" / "3ddfa_v2"
+    if not (teacher / "weights" / "mb05_120x120.pth").is_file():
+        missing(f"needs the 3DDFA_V2 teacher in {teacher}")
+    return teacher
+
+
+@pytest.fixture(scope="session")
 def bfm():
-    """The BFM from the cache; skips when it is not cached (fetch: `prnet bfm fetch`)."""
+    """The BFM from the cache; skips when it is not cached (fetch: `prnet bfm fetch`), fails
+    under CI=true."""
     from prnet.bfm import bfm_cache_dir, load_bfm
 
     if not (bfm_cache_dir() / "w_shp_sim.npy").exists():
-        pytest.skip("needs the BFM in the cache: run `prnet bfm fetch`")
+        missing("needs the BFM in the cache: run `prnet bfm fetch`")
     return load_bfm(fetch=False)
 
 

@@ -1,8 +1,10 @@
 """The PRN facade on the bundled sample image (public-domain NASA photo), plus a golden
 regression of its 68 landmarks.
 
-Golden file: ``tests/data/astronaut_golden.json`` (landmarks rounded to 0.1 px, pose to 0.1°,
-made with the bundled model and the default detector on CPU). When the model is retrained
+Golden file: ``tests/data/astronaut_golden.json`` (landmarks rounded to 0.01 px, pose to 0.01°,
+made with the bundled model and the default detector on CPU). The test allows 0.2 px: the
+measured run-to-run / machine drift is about 0.05 px, while a real pipeline change is larger
+(feeding the network BGR instead of RGB moves the landmarks by 0.44 px). When the model is retrained
 (new bundled weights), check the new landmarks visually (``prnet demo``) and regenerate it:
 
     python tests/test_pipeline.py --update-golden
@@ -32,6 +34,11 @@ from prnet.pipeline import DETECTOR_CROP
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "astronaut_golden.json"
 REGENERATE = "python tests/test_pipeline.py --update-golden"
+#: Largest landmark difference (px, any coordinate) from the golden file: run-to-run drift is
+#: ~0.05 px; swapping the network input to BGR moves them 0.44 px.
+GOLDEN_TOL_PX = 0.2
+#: Largest yaw / pitch / roll difference (degrees) from the golden file.
+GOLDEN_TOL_DEG = 0.2
 
 
 @pytest.fixture(scope="module")
@@ -212,8 +219,8 @@ def golden_record(faces) -> dict:
         "regenerate": REGENERATE,
         "faces": len(faces),
         "box": np.round(np.asarray(f.box, np.float64), 1).tolist(),
-        "pose_deg": {k: round(float(getattr(f.pose, k)), 1) for k in ("yaw", "pitch", "roll")},
-        "landmarks": np.round(np.asarray(f.landmarks, np.float64), 1).tolist(),
+        "pose_deg": {k: round(float(getattr(f.pose, k)), 2) for k in ("yaw", "pitch", "roll")},
+        "landmarks": np.round(np.asarray(f.landmarks, np.float64), 2).tolist(),
     }
 
 
@@ -247,11 +254,11 @@ def test_golden_landmarks(faces):
     k = faces[0].landmarks
     ref = np.array(gold["landmarks"])
     err = np.abs(k - ref)
-    assert err.max() < 1.0, (
+    assert err.max() <= GOLDEN_TOL_PX, (
         f"landmarks moved by up to {err.max():.2f} px (mean {err.mean():.2f}) from {GOLDEN.name}; "
         f"if this is intended (new model), regenerate: {REGENERATE}")
     for name, v in gold["pose_deg"].items():
-        assert abs(getattr(faces[0].pose, name) - v) < 1.0, name
+        assert abs(getattr(faces[0].pose, name) - v) < GOLDEN_TOL_DEG, name
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def test_shift_crop_moves_the_window(sample_image_path):
     assert diff.max() <= 1  # bilinear rounding only
 
 
-def test_tta_modes(prn, sample_image_path, monkeypatch):
+def test_tta_modes(prn, sample_image_path):
     from prnet import PRN
     from prnet.apps.tracking import reconstruct_in_order
     from prnet.errors import PRNetError
@@ -57,9 +57,8 @@ def test_tta_modes(prn, sample_image_path, monkeypatch):
     faces = {}
     for mode in ("off", "flip", "shift"):
         p = PRN(device="cpu", tta=mode)
-        calls = []
-        forward = p.network.forward
-        monkeypatch.setattr(p.network, "forward", lambda x, f=forward, c=calls: c.append(len(x)) or f(x))
+        calls = []  # batch size of every network pass (a hook on the public torch module)
+        hook = p.net.register_forward_pre_hook(lambda m, args, c=calls: c.append(len(args[0])))
         faces[mode] = p.reconstruct(img, boxes=[box])[0]
         assert sum(calls) == {"off": 1, "flip": 2, "shift": 10}[mode]
         # the result keeps the unshifted crop
@@ -68,6 +67,7 @@ def test_tta_modes(prn, sample_image_path, monkeypatch):
         calls.clear()
         reconstruct_in_order(p, img, boxes=[box], refine_boxes=False)
         assert sum(calls) == {"off": 1, "flip": 2, "shift": 10}[mode]
+        hook.remove()
     # averaging over shifted crops happens in image space: the face stays where it was
     d = np.linalg.norm(faces["shift"].landmarks[:, :2] - faces["flip"].landmarks[:, :2], axis=1)
     width = np.ptp(faces["off"].landmarks[:, 0])

@@ -21,7 +21,6 @@ TFLITE = {
     "short": "face_detection_short_range.tflite",
     "full": "face_detection_full_range_sparse.tflite",
 }
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def _cache() -> Path:
@@ -67,11 +66,10 @@ def test_random_inputs_match_tflite(variant: str) -> None:
 
 @pytest.mark.shared
 @pytest.mark.parametrize("variant", ["short", "full"])
-def test_real_photos_match_tflite(variant: str) -> None:
-    if not SHARED.is_dir():
-        pytest.skip(f"{SHARED} absent")
-    files = sorted((SHARED / "samples").glob("*.jpg"))
-    files += sorted((SHARED / "aflw2000-3d-dev").glob("*.jpg"))[:8]
+def test_real_photos_match_tflite(variant: str, shared_dir: Path) -> None:
+    data = shared_dir / "data"
+    files = sorted((data / "samples").glob("*.jpg"))
+    files += sorted((data / "aflw2000-3d-dev").glob("*.jpg"))[:8]
     if not files:
         pytest.skip("no sample photos in ../shared")
     size = SPECS[variant].input_size

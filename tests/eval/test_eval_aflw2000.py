@@ -61,12 +61,10 @@ def test_load_aflw2000_limit_and_errors(dev_dir, tmp_path) -> None:
         load_aflw2000(tmp_path)
 
 
-def test_eval_cli_gt_crop_with_teacher(subset_dir, shared_dir, bfm, tmp_path, capsys) -> None:
+def test_eval_cli_gt_crop_with_teacher(subset_dir, teacher_dir, bfm, tmp_path, capsys) -> None:
     from prnet.cli import main
 
-    teacher = shared_dir / "teacher" / "3ddfa_v2"
-    if not (teacher / "weights" / "mb05_120x120.pth").is_file():
-        pytest.skip("needs the 3DDFA_V2 teacher in ../shared/teacher")
+    teacher = teacher_dir
     out = {k: tmp_path / f"r.{k}" for k in ("json", "csv", "md")}
     rc = main(["eval", "aflw2000", str(subset_dir), "--device", "cpu", "--no-progress",
                "--baseline", "teacher", "--teacher-dir", str(teacher),
@@ -76,13 +74,18 @@ def test_eval_cli_gt_crop_with_teacher(subset_dir, shared_dir, bfm, tmp_path, ca
     r = json.loads(out["json"].read_text())
     assert r["n_images"] == 5 and r["failures"] == 0 and r["balanced_complete"] is True
     assert len(r["nme2d_bins"]) == 3 and len(r["nme3d_bins"]) == 3
-    # loose bound: the bundled model gives ~3.6 % on the 400 dev images
-    assert r["nme2d_balanced"] < 6.0 and r["nme3d_balanced"] < 8.0
-    assert 0 < r["dense_nme2d_mean"] < 8.0 and 0 < r["recon_nme_mean"] < 5.0
-    assert r["pose_mae_deg"]["yaw"] < 10.0
-    assert r["gt_rebuild"]["nme2d_mean"] < 1.5
+    # Bounds = measured + 0.1 on this fixed 5-image subset (CPU inference is deterministic).
+    # Measured 2026-12-02 with the bundled mobilenet_unet on CPU (1 torch thread) by running
+    # this test's command (`prnet eval aflw2000 <these 5 images> --device cpu --baseline teacher
+    # --teacher-dir ../shared/teacher/3ddfa_v2 --json r.json`): nme2d_balanced 3.2077,
+    # nme3d_balanced 4.6328, dense_nme2d_mean 3.0647, recon_nme_mean 1.6061, yaw MAE 2.3876°,
+    # gt_rebuild nme2d_mean 0.9479, teacher nme2d_balanced 3.9868. (All 400 dev images: 3.364.)
+    assert r["nme2d_balanced"] < 3.31 and r["nme3d_balanced"] < 4.73
+    assert 0 < r["dense_nme2d_mean"] < 3.17 and 0 < r["recon_nme_mean"] < 1.71
+    assert r["pose_mae_deg"]["yaw"] < 2.49
+    assert r["gt_rebuild"]["nme2d_mean"] < 1.05
     t = r["baselines"]["teacher"]
-    assert t["n_images"] == 5 and t["nme2d_balanced"] < 7.0
+    assert t["n_images"] == 5 and t["nme2d_balanced"] < 4.09
     rows = list(csv.DictReader(out["csv"].open()))
     assert len(rows) == 10 and {row["method"] for row in rows} == {"prnet", "teacher"}
     md = out["md"].read_text()
@@ -101,4 +104,7 @@ def test_eval_detector_crop(subset_dir, bfm, prn) -> None:
     assert r["n_images"] == 3
     assert r["failures"] == sum(b is None for b in pred.detector_boxes.values())
     assert len(pred.detector_boxes) == 3
-    assert r["nme2d_balanced"] < 7.0
+    # measured + 0.1 on these 3 images (one per yaw bin): 3.2162, measured 2026-12-02 on CPU with
+    # the bundled model (PRNPredictor(PRN(device="cpu"), "detector") → evaluate_aflw2000 →
+    # summary()["nme2d_balanced"], as this test does). All 400 dev images: 3.67.
+    assert r["nme2d_balanced"] < 3.32

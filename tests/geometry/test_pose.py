@@ -19,7 +19,6 @@ from prnet.geometry.pose import (
     similarity_fit,
 )
 
-AFLW_DEV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "aflw2000-3d-dev"
 FLIP_Y = np.array([1.0, -1.0, 1.0])
 
 
@@ -200,25 +199,25 @@ def test_frontalize_keeps_own_shape() -> None:
     assert abs(np.degrees(matrix_to_angles(rot))).max() < 5.0  # faces straight ahead
 
 
-def _load_dev(limit: int) -> tuple[np.ndarray, np.ndarray]:
-    sio = pytest.importorskip("scipy.io")
-    with (AFLW_DEV / "index.csv").open() as fh:
+def _load_dev(aflw_dev: Path, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    import scipy.io as sio  # a dependency of prnet
+
+    with (aflw_dev / "index.csv").open() as fh:
         names = [row["image"] for row in csv.DictReader(fh)]
     step = max(1, len(names) // limit)
-    mats = [sio.loadmat(AFLW_DEV / n.replace(".jpg", ".mat")) for n in names[::step]]
+    mats = [sio.loadmat(aflw_dev / n.replace(".jpg", ".mat")) for n in names[::step]]
     poses = np.array([m["Pose_Para"][0] for m in mats])
     lmks = np.array([m["pt3d_68"].T for m in mats])
     return poses, lmks
 
 
 @pytest.mark.shared
-@pytest.mark.skipif(not AFLW_DEV.is_dir(), reason="../shared/data/aflw2000-3d-dev not available")
-def test_convention_matches_aflw2000_3d() -> None:
+def test_convention_matches_aflw2000_3d(shared_dir) -> None:
     """A canonical 68-point set built from near-frontal images (de-rotated with their
     Pose_Para) gives, on all other images, angles close to Pose_Para: the rotation order,
     matrices, y flip and signs are AFLW's. Physical check: yaw > 0 puts the nose tip
     (landmark 30) left of the jaw centre (0..16) in the image."""
-    poses, lmks = _load_dev(100)
+    poses, lmks = _load_dev(shared_dir / "data" / "aflw2000-3d-dev", 100)
     deg = np.degrees(poses[:, :3])
     frontal = np.flatnonzero(np.abs(deg[:, 1]) < 10)[:10]
     assert frontal.size >= 5
