@@ -337,14 +337,9 @@ def test_resume_restores_weights_optimizer_and_average(pack, uninterrupted, tmp_
     _assert_same(_state(second), _state(uninterrupted))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "prnet.train.loop.train re-creates its torch.Generator from cfg.seed on every call and "
-    "state.pt does not store the generator state, so a resumed run replays the first run's "
-    "batch indices, flips, crop augmentations and photometric changes instead of continuing "
-    "the stream (it also restarts the step counter, hence the warm-up, neutralised here by "
-    "warmup_steps=1, and the cosine schedule over the new call's `minutes`). Remove this "
-    "marker when a resume continues the random stream."))
 def test_resume_reproduces_an_uninterrupted_run(pack, uninterrupted, tmp_path):
+    """2 steps + resume 2 steps equals 4 steps with the real generator: state.pt keeps the
+    random stream and the step count."""
     second = _split_run(pack, tmp_path)
     _assert_same(_state(second), _state(uninterrupted))
 
@@ -354,3 +349,15 @@ def test_config_dataclass_fields_used_here_exist():
     TypeError far from the cause)."""
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     assert {"max_steps", "minutes", "warmup_steps", "resume", "ema", "seed", "batch"} <= names
+
+
+def test_resume_continues_the_warm_up(pack, tmp_path):
+    """With a warm-up longer than the first call, the resumed call continues it (the step count
+    is in state.pt) instead of starting it again."""
+    from prnet.train.loop import train
+
+    train(_config(pack, tmp_path / "full", max_steps=4, warmup_steps=4))
+    train(_config(pack, tmp_path / "first", max_steps=2, warmup_steps=4))
+    train(_config(pack, tmp_path / "second", max_steps=2, warmup_steps=4,
+                  resume=str(tmp_path / "first")))
+    _assert_same(_state(tmp_path / "second"), _state(tmp_path / "full"))

@@ -228,7 +228,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     _train_mode(model, cfg)
     forward = CompiledForward(model) if cfg.compile else model
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    step, seen, prior_s = 0, 0, 0.0
+    step, seen, prior_s, prior_steps = 0, 0, 0.0, 0
     raw = None
     if cfg.resume:
         rdir = Path(cfg.resume)
@@ -236,7 +236,9 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         model.load_state_dict(load_file(str(raw if raw.exists() else rdir / "model.safetensors")), strict=True)
         st = torch.load(rdir / "state.pt", map_location=cfg.device, weights_only=False)
         opt.load_state_dict(st["optimizer"])
-        seen, prior_s = st["samples_seen"], st["train_seconds"]
+        seen, prior_s, prior_steps = st["samples_seen"], st["train_seconds"], st.get("steps", 0)
+        if "rng" in st:  # continue the random stream (batches, flips, augmentation)
+            gen.set_state(st["rng"].to(gen.get_state().device))
     ema = WeightEMA(model, cfg.ema) if cfg.ema > 0 else None
     if ema is not None and raw is not None and raw.exists():  # continue the earlier average
         ema.model.load_state_dict(load_file(str(raw.with_name("model.safetensors"))), strict=True)
@@ -254,7 +256,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         if el >= budget or (cfg.max_steps is not None and step >= cfg.max_steps):
             break
         frac = el / budget
-        lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac)))
+        lr = cfg.lr * min(1.0, (prior_steps + step + 1) / cfg.warmup_steps) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
         idx = torch.randint(0, n, (cfg.batch,), device=cfg.device, generator=gen)
@@ -293,7 +295,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
             log.writerow([step, seen, round(prior_s + time.time() - start, 1), f"{lr:.3e}", "", metrics["nme2d_balanced"]])
             log_f.flush()
             tqdm.write(f"step {step} seen {seen}: dev 2D NME {metrics}")
-            _save(model, ema, opt, cfg, out, seen, prior_s + time.time() - start, metrics)
+            _save(model, ema, opt, cfg, out, seen, prior_s + time.time() - start, metrics,
+                  prior_steps + step, gen)
     bar.close()
     train_s = time.time() - start
     metrics = _evaluate(model, ema, dev, cfg) if dev is not None else {}
@@ -301,7 +304,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
                    samples_per_s=round(step * cfg.batch / max(train_s, 1e-9), 1))
     log.writerow([step, seen, round(prior_s + train_s, 1), "", "", metrics.get("nme2d_balanced", "")])
     log_f.close()
-    _save(model, ema, opt, cfg, out, seen, prior_s + train_s, metrics)
+    _save(model, ema, opt, cfg, out, seen, prior_s + train_s, metrics, prior_steps + step, gen)
     print(json.dumps(metrics))
     return metrics
 
@@ -317,8 +320,10 @@ def _evaluate(model: torch.nn.Module, ema: WeightEMA | None, dev: DevSet, cfg: T
 
 
 def _save(model, ema: WeightEMA | None, opt, cfg: TrainConfig, out: Path, seen: int, seconds: float,
-          metrics: dict) -> None:
-    """Write the checkpoint files, each atomically (a run killed mid-save keeps the previous one)."""
+          metrics: dict, steps: int, gen: torch.Generator) -> None:
+    """Write the checkpoint files, each atomically (a run killed mid-save keeps the previous one).
+    ``state.pt`` also keeps the step count (the warm-up continues) and the random generator's
+    state (a resumed run continues the stream of batches and augmentations)."""
     def weights(m: torch.nn.Module) -> dict[str, torch.Tensor]:
         return {k: v.detach().float().contiguous().cpu() for k, v in m.state_dict().items()}
 
@@ -328,7 +333,8 @@ def _save(model, ema: WeightEMA | None, opt, cfg: TrainConfig, out: Path, seen: 
     if ema is not None:
         _atomic(out / "raw.safetensors", lambda f: save_file(weights(model), str(f), metadata=meta))
     state = {"optimizer": opt.state_dict(), "samples_seen": seen, "train_seconds": seconds,
-             "ema_updates": ema.updates if ema else 0}
+             "ema_updates": ema.updates if ema else 0, "steps": steps,
+             "rng": gen.get_state().cpu()}
     _atomic(out / "state.pt", lambda f: torch.save(state, f))
     _atomic(out / "config.json", lambda f: f.write_text(json.dumps(asdict(cfg), indent=2)))
     _atomic(out / "metrics.json", lambda f: f.write_text(json.dumps(metrics, indent=2)))
