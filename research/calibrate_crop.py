@@ -35,10 +35,10 @@ from prnet.geometry.crop import (
     crop_matrix,
     square_from_box,
     square_from_landmarks,
-    uncrop_points,
     warp_crop,
 )
 from prnet.io.image import read_image
+from prnet.pipeline.posmaps import uncrop_maps
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "aflw2000-3d-dev"
 
@@ -113,7 +113,7 @@ def main() -> None:
                 else:
                     m = crop_matrix(*square_from_box(boxes[i], c["scale"], c["shift"]))
                 pm = prn.predict_crops(warp_crop(images[i], m)[None])[0]
-                pred[i] = uncrop_points(prn.layout.landmarks(pm), m)
+                pred[i] = uncrop_maps(prn.layout.landmarks(pm)[None], m[None])[0]
             nme = np.full(len(samples), np.nan)
             nme[found] = nme_68(pred[found], gts[found], 2)
             sm = summarize(nme, bins)

@@ -30,8 +30,8 @@ from prnet.eval.metrics import (
     summarize,
     yaw_bins,
 )
-from prnet.geometry.crop import uncrop_points
 from prnet.models.weights import load_model
+from prnet.pipeline.posmaps import uncrop_maps
 from prnet.train.augment import crop_affines, warp_images
 from prnet.train.data import decode_images, load_pack
 from prnet.train.labels import crop_vertices, fit_samples, refine_params
@@ -58,7 +58,7 @@ def dev_fits(shared: Path, bfm, prior: float, pose_prior: float) -> tuple[np.nda
 
     def to_image(p: np.ndarray) -> np.ndarray:
         V = crop_vertices(bfm, p, bfm.keypoints)
-        return np.stack([uncrop_points(V[i], Ms[i]) for i in range(len(Ms))])
+        return uncrop_maps(V, Ms)
 
     return to_image(params), to_image(refined), samples
 

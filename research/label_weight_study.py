@@ -22,7 +22,7 @@ from scipy.spatial import cKDTree
 from prnet.bfm import load_bfm
 from prnet.eval.aflw2000 import load_aflw2000
 from prnet.eval.metrics import LANDMARK_GROUPS, YAW_BIN_LABELS, nme_68, summarize, yaw_bins
-from prnet.geometry.crop import uncrop_points
+from prnet.pipeline.posmaps import uncrop_maps
 from prnet.train.labels import AFLW21_VERTICES, crop_vertices, fit_samples, refine_params
 from prnet.train.teacher import load_teacher, split_params
 
@@ -63,7 +63,7 @@ def main() -> None:
 
     def report(name: str, p: np.ndarray) -> None:
         V = crop_vertices(bfm, p, bfm.keypoints)
-        L = np.stack([uncrop_points(V[i], Ms[i]) for i in range(len(Ms))])
+        L = uncrop_maps(V, Ms)
         s = summarize(nme_68(L, gt, 2) * 100, bins)
         r = (L[..., :2] - gt[..., :2]) / norm[:, None, None] * 100
         r[..., 0] *= np.sign(yaw)[:, None]

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from prnet import PRN
-
 from prnet.apps.video import VideoProcessor, VideoReader, have_pyav, process_video
 from prnet.cli import main
 from prnet.errors import PRNetError

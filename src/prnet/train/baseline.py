@@ -13,8 +13,8 @@ import numpy as np
 from prnet.bfm import BFM
 from prnet.eval.aflw2000 import AFLWSample
 from prnet.eval.protocol import Prediction
-from prnet.geometry.crop import uncrop_points
 from prnet.geometry.pose import estimate_pose
+from prnet.pipeline.posmaps import uncrop_maps
 from prnet.train.labels import crop_vertices, run_teacher, teacher_crop
 from prnet.train.teacher import TeacherNet, load_teacher
 from prnet.uv.layout import UVLayout, load_layout
@@ -37,7 +37,7 @@ class TeacherPredictor:
     def __call__(self, image: np.ndarray, sample: AFLWSample) -> Prediction | None:
         crop, m = teacher_crop(image, sample.pt3d_68)
         params = run_teacher(self.net, crop[None])
-        mesh = uncrop_points(crop_vertices(self.bfm, params)[0], m).astype(np.float64)
+        mesh = uncrop_maps(crop_vertices(self.bfm, params), m[None])[0].astype(np.float64)
         verts = self.layout.vertices(self.layout.posmap_from_mesh(mesh))
         pose = estimate_pose(verts, self.layout.canonical)
         return Prediction(mesh[self.bfm.keypoints], verts, pose.angles_deg)
