@@ -27,7 +27,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -357,15 +357,11 @@ def swap_faces(
     source_face: FaceResult,
     ref_img: np.ndarray,
     ref_face: FaceResult,
-    mode: Mode = "face",
-    color_transfer: bool = True,
-    fill: str = "mirror",
-    blend: str = "poisson",
+    **options: Any,
 ) -> np.ndarray:
-    """:func:`swap_faces_result` returning only the (H, W, 3) uint8 image."""
-    return swap_faces_result(
-        source_img, source_face, ref_img, ref_face, mode, color_transfer, fill, blend
-    ).image
+    """:func:`swap_faces_result` (same options: ``mode``, ``color_transfer``, ``fill``,
+    ``blend``) returning only the (H, W, 3) uint8 image."""
+    return swap_faces_result(source_img, source_face, ref_img, ref_face, **options).image
 
 
 def swap_all_faces(

@@ -16,7 +16,8 @@ from prnet.cli.options import model_parser
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "info", parents=[model_parser()], help="versions, device, model, detector, UV layout, BFM cache, licences",
+        "info", parents=[model_parser()],
+        help="versions, device, model, detector, UV layout, BFM cache, licences",
         description="Show what prnet would run with: library versions, the compute device, "
                     "the model (weights file, sha256, parameter count, licence), the face "
                     "detector, the UV layout and the BFM cache. Exit status 1 when the model "

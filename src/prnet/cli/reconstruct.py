@@ -88,7 +88,8 @@ def _add_output_flags(p: argparse.ArgumentParser, demo: bool) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "reconstruct", parents=[model_parser()], help="3D faces, landmarks, pose, meshes and textures from images",
+        "reconstruct", parents=[model_parser()],
+        help="3D faces, landmarks, pose, meshes and textures from images",
         description="Reconstruct every face in the given images and write the chosen outputs "
                     "to DIR: per face <stem>_<i>.<ext>, per image <stem>.json (faces found, "
                     "files written; also for images without a face). Inputs that share a "
