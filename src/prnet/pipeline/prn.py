@@ -200,20 +200,19 @@ class PRN:
         Raises:
             prnet.errors.ImageReadError: unreadable image.
         """
-        return self.reconstruct_batch([image], None if key is None else [key],
-                                      boxes=None if boxes is None and landmarks is None
-                                      else [(boxes or [], landmarks or [])])[0]
+        given = None if boxes is None and landmarks is None else [(boxes or [], landmarks or [])]
+        return self.reconstruct_batch([image], None if key is None else [key], given)[0]
 
     def reconstruct_batch(self, images: Sequence[ImageLike],
                           keys: Sequence[str | os.PathLike | None] | None = None,
-                          boxes: Sequence[tuple[Sequence, Sequence]] | None = None,
+                          given: Sequence[tuple[Sequence, Sequence]] | None = None,
                           ) -> list[list[FaceResult]]:
         """:meth:`reconstruct` for many images, their faces through the network in one batch.
 
         Args:
             images: paths, encoded bytes or RGB arrays.
             keys: the images' names for the detector (default: the paths given as images).
-            boxes: per image, ``(boxes, landmarks)`` to skip the detector (None: detect).
+            given: per image, ``(boxes, landmarks)`` to skip the detector (None: detect).
 
         Returns:
             Per image, its faces left to right.
@@ -221,11 +220,10 @@ class PRN:
         imgs = [to_rgb_uint8(im) if isinstance(im, np.ndarray) else read_image(im) for im in images]
         if keys is None:
             keys = [im if isinstance(im, (str, os.PathLike)) else None for im in images]
-        if boxes is None:
-            dets = self.detector.detect_batch(imgs, keys)
-            plans = [self.plan(d) for d in dets]
+        if given is None:
+            plans = [self.plan(d) for d in self.detector.detect_batch(imgs, keys)]
         else:
-            plans = [self.plan(boxes=b, landmarks=k) for b, k in boxes]
+            plans = [self.plan(boxes=b, landmarks=k) for b, k in given]
         posmaps = self._posmaps_batch(imgs, plans)
         if self.refine:
             plans = [replan_from_landmarks(p, [self.layout.landmarks(m) for m in pm])
