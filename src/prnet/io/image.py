@@ -193,11 +193,13 @@ _PILLOW_LIMIT_LOCK = threading.RLock()
 @contextlib.contextmanager
 def _pillow_pixel_limit(max_pixels: int) -> Iterator[None]:
     """Let ``max_pixels`` govern instead of Pillow's own limit (``Image.MAX_IMAGE_PIXELS``,
-    whose double raises DecompressionBombError) while the block runs; our own check of the
-    header refuses images over ``max_pixels`` before decoding. Threads take turns."""
+    whose double raises DecompressionBombError) while the block opens an image: Pillow checks
+    no more than twice ``max_pixels`` (a guard behind ours), and our own check of the header
+    refuses images over ``max_pixels`` before decoding, with its own message. Threads take
+    turns."""
     with _PILLOW_LIMIT_LOCK:
         saved = Image.MAX_IMAGE_PIXELS
-        Image.MAX_IMAGE_PIXELS = max(int(max_pixels), 1)
+        Image.MAX_IMAGE_PIXELS = 2 * max(int(max_pixels), 1)
         try:
             yield
         finally:
