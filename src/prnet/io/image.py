@@ -39,6 +39,7 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTENSIONS",
     "ImageListing",
+    "WRITE_EXTENSIONS",
     "list_images",
     "read_image",
     "to_rgb_uint8",
@@ -59,6 +60,8 @@ _SAVE_FORMATS = {
     ".tif": "TIFF",
     ".tiff": "TIFF",
 }
+#: Extensions :func:`write_image` writes (lower case).
+WRITE_EXTENSIONS = tuple(_SAVE_FORMATS)
 
 
 # --------------------------------------------------------------------------- arrays
