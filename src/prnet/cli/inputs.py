@@ -23,7 +23,8 @@ def gather_images(paths: Sequence[str | os.PathLike], out_dir: Path) -> tuple[li
 
     Files named explicitly are tried whatever their extension (the content decides). Files
     under ``out_dir`` (our own outputs, when it lies inside an input folder) are left out
-    unless named.
+    unless named. A folder given without any image gets a warning (when there are
+    other images; else the caller reports that there is nothing to do).
     """
     from prnet.io.listing import scan_inputs
 
@@ -40,4 +41,7 @@ def gather_images(paths: Sequence[str | os.PathLike], out_dir: Path) -> tuple[li
     images = sorted({*scan.images, *map(Path, scan.skipped)}, key=str)
     named = {os.path.abspath(os.fspath(s)) for s in paths}
     images = [p for p in images if not inside(p, out_dir) or os.path.abspath(p) in named]
+    if images:  # otherwise the caller says that nothing was found
+        for s in scan.empty_folders:
+            say(f"prnet: warning: no image in folder {s}")
     return images, failed

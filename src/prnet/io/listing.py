@@ -77,6 +77,7 @@ class InputScan:
     skipped: list[str] = field(default_factory=list)  #: named files without an image extension
     #: (path, reason) of inputs (or folders inside them) that exist but cannot be read
     unreadable: list[tuple[str, str]] = field(default_factory=list)
+    empty_folders: list[str] = field(default_factory=list)  #: folders given without any image
 
 
 def _walk(folder: str, scan: InputScan) -> list[Path]:
@@ -110,6 +111,8 @@ def scan_inputs(paths: list[str | os.PathLike] | str | os.PathLike) -> InputScan
         problem = path_problem(s, folder_ok=True)
         if problem is None and os.path.isdir(s):
             hits = _walk(s, scan)
+            if not hits:
+                scan.empty_folders.append(s)
         elif problem is None:
             if is_image_name(s):
                 hits = [Path(s)]
