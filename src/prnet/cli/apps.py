@@ -190,7 +190,7 @@ def _run_texture(args: argparse.Namespace) -> int:
     _remove_stale_temporaries({folder for folder, _ in plan})
     written: list[Path] = []
     for path, (folder, stem) in tqdm(list(zip(images, plan, strict=True)), desc="texture",
-                                     unit="img", file=sys.stderr, leave=False):
+                                     unit="img", file=sys.stderr, leave=False, disable=None):
         with quiet_warnings(printable(path)):
             files = _texture_one(prn, path, folder, stem, args)
         if files is None:
