@@ -110,13 +110,17 @@ def test_colliding_names_never_share_outputs(face_rgb, tmp_path):
     save(src / "x.jpg", face_rgb)
     save(src / "x.png", face_rgb)
     save(src / "x_png.jpg", face_rgb)
-    save(src / "x_0_kpt.jpg", blank())  # its JSON would be x.jpg's face-0 landmark JSON
+    save(src / "x_jpg_0_kpt.jpg", blank())  # its JSON: x.jpg's (x_jpg) face-0 landmark JSON
     out = tmp_path / "out"
     code, stdout, stderr = run_cli("reconstruct", src, "-o", out, "--kpt")
     assert code == 0, stderr
     images = outputs_complete(out)
+    for image, js in images.items():  # the JSON names its input and, when renamed, its stem
+        rec = json.loads(js.read_text(encoding="utf-8"))
+        assert rec.get("stem", Path(image).stem) == js.stem
+        assert "stem" in rec  # x_jpg, x_png-<hash> (twice), x_jpg_0_kpt-<hash>
     assert sorted(images) == sorted(str(src / n) for n in
-                                    ["x.jpg", "x.png", "x_png.jpg", "x_0_kpt.jpg"])
+                                    ["x.jpg", "x.png", "x_png.jpg", "x_jpg_0_kpt.jpg"])
     # 3 faces × (JSON + TXT) + 4 image JSONs; the summary counts files that exist
     assert files_in(out) == 10 and "10 files" in stdout
     # the same inputs get the same names on the next run: --skip-existing skips them all

@@ -30,28 +30,26 @@ def oneline(text: object) -> str:
     return " ".join(printable(text).split())
 
 
-def _write(line: str, stream: TextIO) -> None:
+def _encodable(line: str, stream: TextIO) -> str:
+    """``line`` as ``stream``'s encoding can write it (others characters backslash-escaped)."""
     encoding = getattr(stream, "encoding", None) or "utf-8"
     try:
         line.encode(encoding)
     except (UnicodeEncodeError, LookupError):
-        line = line.encode(encoding, "backslashreplace").decode(encoding, "replace")
-    print(line, file=stream, flush=True)
+        try:
+            return line.encode(encoding, "backslashreplace").decode(encoding, "replace")
+        except LookupError:
+            return line.encode("ascii", "backslashreplace").decode("ascii")
+    return line
 
 
 def say(msg: object) -> None:
     """One line on stderr (errors and warnings), without breaking a progress bar."""
     from tqdm import tqdm
 
-    line = oneline(msg)
-    encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
-    try:
-        line.encode(encoding)
-    except (UnicodeEncodeError, LookupError):
-        line = line.encode(encoding, "backslashreplace").decode(encoding, "replace")
-    tqdm.write(line, file=sys.stderr)
+    tqdm.write(_encodable(oneline(msg), sys.stderr), file=sys.stderr)
 
 
 def tell(msg: object) -> None:
     """One line on stdout (results and summaries)."""
-    _write(oneline(msg), sys.stdout)
+    print(_encodable(oneline(msg), sys.stdout), flush=True)

@@ -211,7 +211,12 @@ def _run(args: argparse.Namespace, demo: bool) -> int:
         plan = [q for q, t in zip(plan, todo, strict=True) if t]
         if not images:
             return _finish(args, stats, t0, out_dir)
-    prn = load_prn(args, detector=boxes)
+    prn = load_prn(args, detector=boxes)  # before anything is written
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PRNetError(f"cannot create the output folder {out_dir}: "
+                         f"{exc.strerror or exc}") from None
     for folder in sorted({folder for folder, _ in plan}):
         for tmp in remove_stale_temporaries(folder):
             log.debug("removed %s, left by an interrupted run", tmp)
