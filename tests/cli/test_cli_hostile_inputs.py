@@ -166,17 +166,23 @@ def test_paths_the_listing_cannot_use(face_rgb, tmp_path, monkeypatch):
         return real_stat(path, *a, **k)
 
     monkeypatch.setattr(os, "stat", stat)
+    folder = tmp_path / "folder"  # the same kinds found inside a folder
+    folder.mkdir()
+    os.mkfifo(folder / "fifo.png")
+    (folder / "dangling.png").symlink_to(folder / "gone.png")
     out = tmp_path / "out"
     bad = {long_name: "file name too long", fifo: "not a regular file",
            dangling: "broken symbolic link", loop: "symbolic link loop",
-           locked: "permission denied"}
-    code, stdout, stderr = run_cli("reconstruct", good, *bad, "-o", out, "--kpt")
+           locked: "permission denied", folder / "fifo.png": "not a regular file",
+           folder / "dangling.png": "broken symbolic link"}
+    code, stdout, stderr = run_cli("reconstruct", good, *list(bad)[:5], folder, "-o", out,
+                                   "--kpt")
     assert code == 1
     one_line_each(stderr, [str(p) for p in bad])
     for p, why in bad.items():
         assert f"prnet: error: cannot read image {p}: {why}" in stderr
     assert list(outputs_complete(out)) == [str(good)]
-    assert "1 image, 1 face" in stdout and "5 failed" in stdout
+    assert "1 image, 1 face" in stdout and "7 failed" in stdout
 
 
 def test_non_utf8_file_name(face_rgb, tmp_path):

@@ -82,17 +82,23 @@ class InputScan:
 
 def _walk(folder: str, scan: InputScan) -> list[Path]:
     """Image files under ``folder`` (symbolic links to folders are not followed); folders
-    that cannot be listed are reported."""
+    that cannot be listed, and image-named entries that cannot be read (a FIFO, a broken
+    link), are reported."""
     hits: list[Path] = []
 
     def onerror(e: OSError) -> None:
         scan.unreadable.append((e.filename or folder, f"cannot list folder: {_os_reason(e)}"))
 
-    for root, _dirs, files in os.walk(folder, onerror=onerror):
-        for name in files:
+    for root, dirs, files in os.walk(folder, onerror=onerror):
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
             p = os.path.join(root, name)
-            if is_image_name(name) and path_problem(p) is None:
+            if not is_image_name(name):
+                continue
+            problem = path_problem(p)
+            if problem is None:
                 hits.append(Path(p))
+            elif problem != "is a directory, not a file":
+                scan.unreadable.append((p, problem))
     return hits
 
 
