@@ -224,7 +224,7 @@ def test_texture_missing_input_exits_1(face_rgb, tmp_path):
     good = save(tmp_path / "good.jpg", face_rgb)
     missing = tmp_path / "missing.jpg"
     out = tmp_path / "tex"
-    code, stdout, stderr = run_cli("texture", good, missing, "-o", out, "--size", "32")
+    code, _stdout, stderr = run_cli("texture", good, missing, "-o", out, "--size", "32")
     assert code == 1
     one_line_each(stderr, [str(missing)])
     assert f"cannot read image {missing}: file not found" in stderr
@@ -246,7 +246,7 @@ def test_swap_without_a_face_exits_3(face_rgb, tmp_path):
     empty = save(tmp_path / "wall.png", blank())
     out = tmp_path / "swapped.png"
     for source, reference in ((empty, img), (img, empty)):
-        code, stdout, stderr = run_cli("swap", source, reference, "-o", out)
+        code, _stdout, stderr = run_cli("swap", source, reference, "-o", out)
         assert code == 3 and not out.exists()
         one_line_each(stderr, [str(empty)])
         assert f"no face found in {empty}" in stderr

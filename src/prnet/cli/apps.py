@@ -297,7 +297,6 @@ def _register_video(sub: argparse._SubParsersAction) -> None:
 
 def _run_video(args: argparse.Namespace) -> int:
     from prnet.apps.video import VideoProcessor, VideoReader
-
     from prnet.io.listing import path_problem
 
     problem = path_problem(args.input)

@@ -38,8 +38,8 @@ from prnet.io.listing import IMAGE_EXTENSIONS, path_problem, scan_inputs
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTENSIONS",
-    "ImageListing",
     "WRITE_EXTENSIONS",
+    "ImageListing",
     "list_images",
     "read_image",
     "to_rgb_uint8",
