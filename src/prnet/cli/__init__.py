@@ -46,14 +46,48 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(max(1, args.threads))
+    from prnet.cli.messages import say
+
+    restore = _terminate_cleanly()
     try:
         return int(args.func(args) or 0)
     except PRNetError as exc:
-        print(f"prnet: error: {exc}", file=sys.stderr)
+        say(f"prnet: error: {exc}")
+        return 1
+    except OSError as exc:  # a file that cannot be read or written, named by the message
+        say(f"prnet: error: {exc}")
         return 1
     except KeyboardInterrupt:
-        print("prnet: interrupted", file=sys.stderr)
+        say("prnet: interrupted")
         return 130
+    except SystemExit as exc:
+        if exc.code == EXIT_TERMINATED:
+            say("prnet: terminated")
+        raise
+    finally:
+        restore()
+
+
+#: Exit status after SIGTERM (128 + 15, as a shell reports it).
+EXIT_TERMINATED = 143
+
+
+def _terminate_cleanly():
+    """Make SIGTERM unwind the stack (SystemExit 143) so that atomic writes remove their
+    temporary files; returns a function that puts the previous handler back. Only done in the
+    main thread and when SIGTERM has its default handler (an embedding program's is kept)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return lambda: None
+
+    def on_term(signum, frame):
+        raise SystemExit(EXIT_TERMINATED)
+
+    signal.signal(signal.SIGTERM, on_term)
+    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 if __name__ == "__main__":

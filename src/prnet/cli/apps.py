@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from pathlib import Path
 
+from prnet.cli.messages import printable, say, tell
 from prnet.cli.options import load_prn, model_parser
-from prnet.errors import PRNetError
+from prnet.errors import ImageReadError, PRNetError
+from prnet.io._quiet import quiet_warnings
+
+log = logging.getLogger(__name__)
+
+#: Exit statuses of swap, texture and video.
+EXIT_OK, EXIT_FAILED, EXIT_NO_FACE = 0, 1, 3
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +35,10 @@ def _register_swap(sub: argparse._SubParsersAction) -> None:
         help="put a reference face's texture (or its eyes, or a UV region) on an image's faces",
         description="Face swap / texture editing as in PRNet: the REFERENCE face's UV texture is "
         "rendered on each SOURCE face's 3D shape and blended in with Poisson editing.",
+        epilog="exit status: 0 OUT written; 1 an image or the mask cannot be read, OUT cannot be "
+        "written, an index is out of range, or nothing to swap (the mask selects no face "
+        "texel); 3 no face in SOURCE or REFERENCE; 2 usage error. On any error OUT is not "
+        "written.",
     )
     p.add_argument("source", metavar="SOURCE", help="image whose faces are replaced")
     p.add_argument("reference", metavar="REFERENCE", help="image the new texture comes from")
@@ -68,48 +81,61 @@ def _run_swap(args: argparse.Namespace) -> int:
     from prnet.io import read_image, write_image
     from prnet.uv.layout import load_layout
 
-    # check the mode (and read a mask image) before loading the network
+    # everything that can be checked is checked before the network is loaded
+    _check_output_image(args.output)
     mode = args.mode if args.mode in SWAP_MODES else uv_mask_for(args.mode, load_layout())
-    if args.face_index != "all":
-        try:
-            indices = [int(args.face_index)]
-        except ValueError:
-            raise PRNetError(
-                f"--face-index must be an integer or 'all', got {args.face_index!r}"
-            ) from None
-    else:
-        indices = None
-    src = read_image(args.source)
-    ref = read_image(args.reference)
+    if not isinstance(mode, str) and not mode.any():
+        raise PRNetError(f"nothing to swap: the mask {args.mode} selects no face texel "
+                         "(white = swap; nothing written)")
+    indices = _face_indices(args.face_index)
+    with quiet_warnings(printable(args.source)):
+        src = read_image(args.source)
+    with quiet_warnings(printable(args.reference)):
+        ref = read_image(args.reference)
     prn = load_prn(args)
-    src_faces = prn.reconstruct(src)
-    if not src_faces:
-        raise PRNetError(f"no face found in {args.source}")
-    ref_faces = prn.reconstruct(ref)
-    if not ref_faces:
-        raise PRNetError(f"no face found in {args.reference}")
+    src_faces, ref_faces = prn.reconstruct(src), prn.reconstruct(ref)
+    for path, faces in ((args.source, src_faces), (args.reference, ref_faces)):
+        if not faces:
+            say(f"prnet: error: no face found in {path} (nothing written)")
+            return EXIT_NO_FACE
     if not 0 <= args.ref_index < len(ref_faces):
         raise PRNetError(
             f"--ref-index {args.ref_index} out of range: {args.reference} has "
             f"{len(ref_faces)} face(s)"
         )
-    res = swap_all_faces(
-        src,
-        src_faces,
-        ref,
-        ref_faces[args.ref_index],
-        indices,
-        mode=mode,
-        color_transfer=args.color_transfer,
-        fill=args.fill,
-    )
+    with quiet_warnings(printable(args.source)):
+        res = swap_all_faces(src, src_faces, ref, ref_faces[args.ref_index], indices,
+                             mode=mode, color_transfer=args.color_transfer, fill=args.fill)
+    if not res.mask.any():
+        raise PRNetError(f"nothing to swap: the chosen region covers no pixel of "
+                         f"{args.source} (nothing written)")
+    _remove_stale_temporaries({Path(args.output).parent})
     write_image(args.output, res.image)
     n = len(src_faces) if indices is None else 1
-    print(
-        f"{args.output}: swapped {n} face(s) in {res.timings.get('total', 0.0) * 1000:.0f} ms "
-        "(excluding the network)"
-    )
-    return 0
+    tell(f"{args.output}: swapped {n} face(s) in {res.timings.get('total', 0.0) * 1000:.0f} ms "
+         "(excluding the network)")
+    return EXIT_OK
+
+
+def _check_output_image(path: str) -> None:
+    """An output image path a run can write (checked before any work)."""
+    from prnet.io.image import WRITE_EXTENSIONS
+
+    if os.path.splitext(path)[1].lower() not in WRITE_EXTENSIONS:
+        raise PRNetError(f"cannot write image {path}: unsupported extension (use one of "
+                         f"{', '.join(WRITE_EXTENSIONS)})")
+    if os.path.isdir(path):
+        raise PRNetError(f"cannot write image {path}: is a directory")
+
+
+def _face_indices(value: str) -> list[int] | None:
+    """``--face-index``: one index, or ``None`` for all."""
+    if value == "all":
+        return None
+    try:
+        return [int(value)]
+    except ValueError:
+        raise PRNetError(f"--face-index must be an integer or 'all', got {value!r}") from None
 
 
 # --------------------------------------------------------------------------- texture
@@ -121,7 +147,11 @@ def _register_texture(sub: argparse._SubParsersAction) -> None:
         parents=[model_parser()],
         help="write each face's UV texture map (<stem>_<i>_texture.png)",
         description="UV texture of every face, left to right, in the texel layout of the "
-        "textured OBJ (vt of write_obj with uv = FaceResult.uv).",
+        "textured OBJ (vt of write_obj with uv = FaceResult.uv). Inputs sharing a name get "
+        "unique stems as in prnet reconstruct.",
+        epilog="exit status: 0 every input read (images without a face included), 1 some "
+        "input could not be read or its texture written (the others are still written), "
+        "2 usage error.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="images, folders or glob patterns")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
@@ -146,44 +176,67 @@ def _run_texture(args: argparse.Namespace) -> int:
     """Texture of every face of every image; a bad image is reported and the rest still run."""
     from tqdm import tqdm
 
-    from prnet.apps.texture import uv_texture
-    from prnet.cli.reconstruct import plan_outputs, say
-    from prnet.errors import ImageReadError
-    from prnet.io import list_images, read_image, write_image
+    from prnet.cli.inputs import gather_images
+    from prnet.cli.stems import plan_outputs
 
     if args.size < 8:
         raise PRNetError(f"--size must be at least 8, got {args.size}")
-    listing = list_images(args.paths)
-    for m in listing.missing:
-        say(f"prnet: warning: no image matches {m}")
-    for s in listing.skipped:
-        say(f"prnet: warning: skipping {s} (not an image)")
-    if not listing.images:
+    out_dir = Path(args.output)
+    images, failed = gather_images(args.paths, out_dir)
+    if not images:
         raise PRNetError("no input images")
     prn = load_prn(args)
-    written = failed = 0
-    plan = plan_outputs(listing.images, Path(args.output))
-    for path, (folder, stem) in tqdm(list(zip(listing.images, plan, strict=True)), desc="texture",
-                                     unit="img", file=sys.stderr, leave=False):
-        try:
-            faces = prn.reconstruct(read_image(path))
-            for f in faces:
-                tex = uv_texture(f, args.size, fill=args.fill, mask_invisible=args.mask_invisible)
-                write_image(folder / f"{stem}_{f.index}_texture.png", tex)
-                written += 1
-        except (ImageReadError, OSError) as exc:
-            say(f"prnet: error: {exc}")
+    plan = plan_outputs(images, out_dir, suffixes=[TEXTURE_SUFFIX])
+    _remove_stale_temporaries({folder for folder, _ in plan})
+    written: list[Path] = []
+    for path, (folder, stem) in tqdm(list(zip(images, plan, strict=True)), desc="texture",
+                                     unit="img", file=sys.stderr, leave=False, disable=None):
+        with quiet_warnings(printable(path)):
+            files = _texture_one(prn, path, folder, stem, args)
+        if files is None:
             failed += 1
-            continue
-        except PRNetError as exc:
-            say(f"prnet: error: {path}: {exc}")
-            failed += 1
-            continue
-        if not faces:
-            say(f"prnet: warning: no face found in {path}")
-    print(f"{args.output}: {written} texture(s) from {len(listing.images)} image(s)"
-          + (f", {failed} failed" if failed else ""))
-    return 1 if failed else 0
+        written += files or []
+    tell(f"{args.output}: {len(written)} texture(s) from {len(images)} image(s)"
+         + (f", {failed} failed" if failed else ""))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+#: What ``prnet texture`` writes after ``<stem>_<i>``.
+TEXTURE_SUFFIX = "_texture.png"
+
+
+def _texture_one(prn, path: Path, folder: Path, stem: str,
+                 args: argparse.Namespace) -> list[Path] | None:
+    """The UV textures of one image's faces (``None`` after reporting a failure)."""
+    from prnet.apps.texture import uv_texture
+    from prnet.io import read_image, write_image
+
+    try:
+        faces = prn.reconstruct(read_image(path))
+        files = []
+        for f in faces:
+            tex = uv_texture(f, args.size, fill=args.fill, mask_invisible=args.mask_invisible)
+            files.append(write_image(folder / f"{stem}_{f.index}{TEXTURE_SUFFIX}", tex))
+    except ImageReadError as exc:
+        say(f"prnet: error: {exc}")
+        return None
+    except OSError as exc:
+        say(f"prnet: error: cannot write the texture of {path}: {exc}")
+        return None
+    except PRNetError as exc:
+        say(f"prnet: error: {path}: {exc}")
+        return None
+    if not faces:
+        say(f"prnet: warning: no face found in {path}")
+    return files
+
+
+def _remove_stale_temporaries(folders) -> None:
+    from prnet.io._atomic import remove_stale_temporaries
+
+    for folder in sorted(folders):
+        for tmp in remove_stale_temporaries(folder):
+            log.debug("removed %s, left by an interrupted run", tmp)
 
 
 # --------------------------------------------------------------------------- video
@@ -197,6 +250,10 @@ def _register_video(sub: argparse._SubParsersAction) -> None:
         description="Every frame is reconstructed; faces are tracked from their previous "
         "landmarks (the detector runs only every --detect-every frames or when a track is "
         "lost), smoothed with a One-Euro filter and written to DIR.",
+        epilog="exit status: 0 the whole video processed; 1 it cannot be read, stopped early "
+        "(a corrupt or truncated stream; the outputs so far are kept) or the outputs cannot be "
+        "written; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), outputs so far kept; "
+        "2 usage error.",
     )
     p.add_argument(
         "input", metavar="INPUT", help="video file (any format PyAV/FFmpeg or OpenCV reads)"
@@ -240,8 +297,13 @@ def _register_video(sub: argparse._SubParsersAction) -> None:
 
 def _run_video(args: argparse.Namespace) -> int:
     from prnet.apps.video import VideoProcessor, VideoReader
+    from prnet.io.listing import path_problem
 
+    problem = path_problem(args.input)
+    if problem is not None:
+        raise PRNetError(f"cannot read video {args.input}: {problem}")
     VideoReader(args.input, args.backend).close()  # fail fast, before loading the network
+    _remove_stale_temporaries({Path(args.output)})
     proc = VideoProcessor(
         load_prn(args),
         every=args.every,
@@ -257,17 +319,13 @@ def _run_video(args: argparse.Namespace) -> int:
         s = proc.run(args.input, args.output)
     except KeyboardInterrupt:
         s = proc.summary
-        print(
-            f"prnet: interrupted after {s.frames_processed} frame(s); outputs so far kept in "
-            f"{args.output}",
-            file=sys.stderr,
-        )
+        say(f"prnet: interrupted after {s.frames_processed} frame(s); outputs so far kept in "
+            f"{args.output}")
         return 130
     tracks = ", ".join(map(str, s.track_ids)) or "none"
-    print(
-        f"{args.output}: {s.frames_processed} frame(s), {s.faces} face row(s), tracks [{tracks}], "
-        f"{s.detector_calls} detector call(s), {s.fps:.1f} fps"
-    )
-    if s.stopped:
-        print(f"prnet: warning: stopped early ({s.stopped}); outputs so far kept", file=sys.stderr)
-    return 0
+    tell(f"{args.output}: {s.frames_processed} frame(s), {s.faces} face row(s), tracks [{tracks}], "
+         f"{s.detector_calls} detector call(s), {s.fps:.1f} fps")
+    if s.stopped:  # the rest of the video could not be read: a failure, as in reconstruct
+        say(f"prnet: error: {args.input}: stopped early ({s.stopped}); outputs so far kept")
+        return EXIT_FAILED
+    return EXIT_OK

@@ -20,8 +20,13 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from prnet.cli.inputs import gather_images
+from prnet.cli.messages import printable, say, tell
 from prnet.cli.options import load_prn, model_parser
+from prnet.cli.stems import plan_outputs
 from prnet.errors import ImageReadError, PRNetError
+from prnet.io._atomic import remove_stale_temporaries
+from prnet.io._quiet import quiet_warnings
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +98,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Reconstruct every face in the given images and write the chosen outputs "
                     "to DIR: per face <stem>_<i>.<ext>, per image <stem>.json (faces found, "
                     "files written; also for images without a face). Inputs that share a "
-                    "file stem keep their folder structure under DIR.",
+                    "file stem keep their folder structure under DIR; names still shared get "
+                    "the extension (x_jpg, x_png), then a hash of the path (x_png-1a2b3c4d).",
         epilog="exit status: 0 all inputs read (images without a face included), 1 an input "
                "could not be read or the model could not be loaded, 3 with --strict when "
                "some image has no face, 2 usage error.",
@@ -113,17 +119,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 # --------------------------------------------------------------------------- helpers
 
 
-def _oneline(text: object) -> str:
-    return " ".join(str(text).split())
-
-
-def say(msg: str) -> None:
-    """One line on stderr, without breaking a progress bar."""
-    from tqdm import tqdm
-
-    tqdm.write(_oneline(msg), file=sys.stderr)
-
-
 def _export_options(args: argparse.Namespace, demo: bool = False):
     """The ExportOptions of the output flags: the chosen outputs (default: the registry's
     defaults; ``prnet demo``: all) plus the chosen modifiers; ``--all``: every output."""
@@ -139,37 +134,6 @@ def _export_options(args: argparse.Namespace, demo: bool = False):
                                     mask_invisible=args.mask_invisible)
 
 
-def plan_outputs(images: list[Path], out_dir: Path) -> list[tuple[Path, str]]:
-    """Output folder and file stem of each image.
-
-    All outputs go straight into ``out_dir`` unless two images share a stem (compared
-    case-insensitively); then every image keeps its folder relative to the images' common
-    folder. Images still colliding (``x.jpg`` and ``x.png`` in one folder) get the extension
-    in their stem (``x_png``).
-    """
-    stems = [p.stem for p in images]
-    if len({s.lower() for s in stems}) == len(stems):
-        return [(out_dir, s) for s in stems]
-    parents = [os.path.abspath(p.parent) for p in images]
-    try:
-        common = os.path.commonpath(parents)
-        rel = [Path(os.path.relpath(q, common)) for q in parents]
-    except ValueError:  # different drives (Windows)
-        rel = [Path(*Path(q).parts[1:]) for q in parents]
-    keys = [(str(r).lower(), s.lower()) for r, s in zip(rel, stems, strict=True)]
-    dup = {k for k in keys if keys.count(k) > 1}
-    out = []
-    for p, r, s, k in zip(images, rel, stems, keys, strict=True):
-        stem = f"{s}_{p.suffix.lstrip('.').lower()}" if k in dup and p.suffix else s
-        out.append((out_dir / r, stem))
-    return out
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    a, f = os.path.abspath(path), os.path.abspath(folder)
-    return a.startswith(f.rstrip(os.sep) + os.sep)
-
-
 @dataclass
 class RunStats:
     """Counts for the summary line."""
@@ -179,7 +143,18 @@ class RunStats:
     failed: int = 0
     skipped: int = 0
     no_face: list[str] = field(default_factory=list)
-    files: int = 0
+    written: set[Path] = field(default_factory=set)
+
+    def files_present(self) -> int:
+        """Distinct files written that exist now (one file reached by two names counts once)."""
+        ids = set()
+        for p in self.written:
+            try:
+                st = os.stat(p)
+            except OSError:
+                continue
+            ids.add((st.st_dev, st.st_ino))
+        return len(ids)
 
 
 # --------------------------------------------------------------------------- commands
@@ -190,7 +165,7 @@ def run_reconstruct(args: argparse.Namespace, demo: bool = False) -> int:
     try:
         return _run(args, demo)
     except PRNetError as exc:
-        print(f"prnet: error: {_oneline(exc)}", file=sys.stderr)
+        say(f"prnet: error: {exc}")
         return EXIT_FAILED
 
 
@@ -207,28 +182,15 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, demo: bool) -> int:
     t0 = time.perf_counter()
-    from prnet.io import list_images
-
     options = _export_options(args, demo)
     if args.max_pixels < 1:
         raise PRNetError(f"--max-pixels must be >= 1, got {args.max_pixels}")
     out_dir = Path(args.output)
-    if out_dir.exists() and not out_dir.is_dir():
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise PRNetError(f"output {out_dir} exists and is not a folder")
     stats = RunStats()
 
-    listing = list_images(args.paths)
-    for s in listing.missing:
-        glob_like = any(c in s for c in "*?[")
-        say(f"prnet: error: no image matches {s}" if glob_like
-             else f"prnet: error: cannot read image {s}: file not found")
-        stats.failed += 1
-    # Files named explicitly are tried whatever their extension (the content decides).
-    images = sorted({*listing.images, *map(Path, listing.skipped)}, key=str)
-    # Our own outputs (an output folder inside an input folder) are not inputs, unless named.
-    named = {os.path.abspath(s) for s in map(str, args.paths) if os.path.isfile(s)}
-    images = [p for p in images
-              if not _inside(p, out_dir) or os.path.abspath(p) in named]
+    images, stats.failed = gather_images(args.paths, out_dir)
     if not images:
         if not stats.failed:
             raise PRNetError(f"no images found in {' '.join(map(str, args.paths))}")
@@ -249,7 +211,15 @@ def _run(args: argparse.Namespace, demo: bool) -> int:
         plan = [q for q, t in zip(plan, todo, strict=True) if t]
         if not images:
             return _finish(args, stats, t0, out_dir)
-    prn = load_prn(args, detector=boxes)
+    prn = load_prn(args, detector=boxes)  # before anything is written
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PRNetError(f"cannot create the output folder {out_dir}: "
+                         f"{exc.strerror or exc}") from None
+    for folder in sorted({folder for folder, _ in plan}):
+        for tmp in remove_stale_temporaries(folder):
+            log.debug("removed %s, left by an interrupted run", tmp)
 
     from tqdm import tqdm
 
@@ -264,6 +234,14 @@ def _run(args: argparse.Namespace, demo: bool) -> int:
 
 def _process(prn, path: Path, folder: Path, stem: str, options, args: argparse.Namespace,
              stats: RunStats) -> None:
+    """Read, reconstruct and export one image; warnings of the libraries go to the debug
+    log with the file's name."""
+    with quiet_warnings(printable(path)):
+        _process_quietly(prn, path, folder, stem, options, args, stats)
+
+
+def _process_quietly(prn, path: Path, folder: Path, stem: str, options,
+                     args: argparse.Namespace, stats: RunStats) -> None:
     from prnet.io import read_image
     from prnet.outputs import export_image
 
@@ -294,7 +272,7 @@ def _process(prn, path: Path, folder: Path, stem: str, options, args: argparse.N
         stats.failed += 1
         return
     stats.faces += len(faces)
-    stats.files += len(written)
+    stats.written.update(written)
     if not faces:
         stats.no_face.append(str(path))
         level = "error" if args.strict else "warning"
@@ -311,10 +289,10 @@ def _finish(args: argparse.Namespace, stats: RunStats, t0: float, out_dir: Path)
     secs = time.perf_counter() - t0
     if not args.quiet:
         per = f" ({secs / stats.images:.2f} s/image)" if stats.images else ""
-        print(f"prnet: {_n(stats.images, 'image')}, {_n(stats.faces, 'face')}, "
-              f"{len(stats.no_face)} without a face, {stats.failed} failed, {secs:.1f} s{per}; "
-              f"{_n(stats.files, 'file')} in {out_dir}"
-              + (f"; {stats.skipped} skipped (done earlier)" if stats.skipped else ""))
+        tell(f"prnet: {_n(stats.images, 'image')}, {_n(stats.faces, 'face')}, "
+             f"{len(stats.no_face)} without a face, {stats.failed} failed, {secs:.1f} s{per}; "
+             f"{_n(stats.files_present(), 'file')} in {out_dir}"
+             + (f"; {stats.skipped} skipped (done earlier)" if stats.skipped else ""))
     if stats.failed:
         return EXIT_FAILED
     if args.strict and stats.no_face:

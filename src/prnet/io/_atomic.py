@@ -1,9 +1,12 @@
-"""Atomic file writing: write to a temporary file next to the target, then rename."""
+"""Atomic file writing: write to a temporary file next to the target, then rename; and the
+clean-up of temporaries that a killed process left behind."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,3 +46,53 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+#: Names :func:`atomic_open` gives its temporary files: ``.<name>.<pid>.<8 hex>.tmp``.
+_TEMPORARY = re.compile(r"^\..+\.(\d{1,10})\.[0-9a-f]{8}\.tmp$", re.DOTALL)
+#: A temporary older than this is stale whatever its process id says (the id may be reused).
+STALE_AFTER_S = 30 * 60
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0 or pid == os.getpid():  # our own id: left by an earlier process with this id
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True  # exists (another user's) or cannot tell: keep it
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, *,
+                             stale_after_s: float = STALE_AFTER_S) -> list[Path]:
+    """Remove the temporary files an interrupted :func:`atomic_open` left in ``folder`` (a
+    ``kill -9`` skips its clean-up): names of its pattern whose process is gone, or older
+    than ``stale_after_s``. Other files, and sub-folders, are never touched. Call it before
+    this process writes into ``folder``.
+
+    Returns:
+        The files removed (missing folder or unreadable entries: nothing, no error).
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        m = _TEMPORARY.match(entry.name)
+        if not m:
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            old = now - entry.stat(follow_symlinks=False).st_mtime > stale_after_s
+            if old or not _pid_alive(int(m.group(1))):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed

@@ -17,10 +17,12 @@ file (or ``<bytes>`` / ``<array>``).
 
 from __future__ import annotations
 
-import glob
+import contextlib
 import io
 import os
+import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -30,10 +32,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from prnet.errors import ImageReadError, InputShapeError, PRNetError
 from prnet.io._atomic import atomic_open
+from prnet.io._quiet import quiet_native_stderr
+from prnet.io.listing import IMAGE_EXTENSIONS, path_problem, scan_inputs
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTENSIONS",
+    "WRITE_EXTENSIONS",
     "ImageListing",
     "list_images",
     "read_image",
@@ -43,9 +48,6 @@ __all__ = [
 
 #: Default limit on width * height accepted by :func:`read_image`.
 DEFAULT_MAX_PIXELS = 80_000_000
-#: File extensions (lower case) treated as images by :func:`list_images` (a GIF is read as its
-#: first frame; :func:`write_image` writes every one of them but GIF).
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 
 _WHITE = 255.0
 _HIGH_DEPTH_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
@@ -58,6 +60,8 @@ _SAVE_FORMATS = {
     ".tif": "TIFF",
     ".tiff": "TIFF",
 }
+#: Extensions :func:`write_image` writes (lower case).
+WRITE_EXTENSIONS = tuple(_SAVE_FORMATS)
 
 
 # --------------------------------------------------------------------------- arrays
@@ -148,7 +152,8 @@ def _is_high_depth(im: Image.Image) -> bool:
 
 def _decode_high_depth(data: bytes, im: Image.Image, name: str) -> np.ndarray:
     """16/32-bit images: decode with OpenCV (keeps all bits), scale to RGB uint8."""
-    a = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    with quiet_native_stderr(name):  # libpng / OpenCV warnings that name no file
+        a = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if a is None:  # OpenCV cannot: fall back on Pillow's array (may be 8-bit already)
         im.load()
         a = np.asarray(im)
@@ -185,6 +190,25 @@ def _os_error(name: str, e: OSError) -> ImageReadError:
     return ImageReadError(f"cannot read image {name}: {_oneline(OSError(e.strerror or e))}")
 
 
+_PILLOW_LIMIT_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def _pillow_pixel_limit(max_pixels: int) -> Iterator[None]:
+    """Let ``max_pixels`` govern instead of Pillow's own limit (``Image.MAX_IMAGE_PIXELS``,
+    whose double raises DecompressionBombError) while the block opens an image: Pillow checks
+    no more than twice ``max_pixels`` (a guard behind ours), and our own check of the header
+    refuses images over ``max_pixels`` before decoding, with its own message. Threads take
+    turns."""
+    with _PILLOW_LIMIT_LOCK:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = 2 * max(int(max_pixels), 1)
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
 def _open(source: bytes | Path, name: str, max_pixels: int) -> np.ndarray:
     """Open lazily (header only), check the size, then decode."""
     if isinstance(source, Path):
@@ -197,11 +221,13 @@ def _open(source: bytes | Path, name: str, max_pixels: int) -> np.ndarray:
     if empty:
         raise ImageReadError(f"cannot read image {name}: empty file (0 bytes)")
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _pillow_pixel_limit(max_pixels):
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(source if isinstance(source, Path) else io.BytesIO(source))
     except Image.DecompressionBombError as e:
-        raise ImageReadError(f"cannot read image {name}: image too large ({_oneline(e)})") from None
+        raise ImageReadError(
+            f"cannot read image {name}: image too large (limit {max_pixels} pixels; {_oneline(e)})"
+        ) from None
     except UnidentifiedImageError:
         raise ImageReadError(
             f"cannot read image {name}: not an image or unsupported format"
@@ -275,10 +301,9 @@ def read_image(
         )
     path = Path(source)
     name = str(path)
-    if not path.exists():
-        raise ImageReadError(f"cannot read image {name}: file not found")
-    if path.is_dir():
-        raise ImageReadError(f"cannot read image {name}: is a directory, not a file")
+    problem = path_problem(path)  # never opens a FIFO or a device (that could block)
+    if problem is not None:
+        raise ImageReadError(f"cannot read image {name}: {problem}")
     return _open(path, name, max_pixels)
 
 
@@ -333,23 +358,16 @@ class ImageListing(NamedTuple):
     """Result of :func:`list_images`."""
 
     images: list[Path]  #: image files found, sorted, without duplicates
-    missing: list[str]  #: inputs that matched nothing (missing path or empty glob)
+    missing: list[str]  #: inputs that matched nothing or cannot be read (missing, unreadable)
     skipped: list[str]  #: files named explicitly whose extension is not an image's
-
-
-def _is_image(p: Path) -> bool:
-    return p.suffix.lower() in IMAGE_EXTENSIONS
-
-
-def _walk(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*") if _is_image(p) and p.is_file()]
 
 
 def list_images(paths: list[str | os.PathLike] | str | os.PathLike) -> ImageListing:
     """Expand files, folders (recursively) and glob patterns into a sorted list of images.
 
     Only files with an extension in :data:`IMAGE_EXTENSIONS` (any case) are kept. Nothing is
-    raised for bad inputs: they are reported in the result.
+    raised for bad inputs: they are reported in the result (:func:`prnet.io.listing.scan_inputs`
+    also tells why an input cannot be read).
 
     Args:
         paths: paths, folders or glob patterns (``*``, ``?``, ``[...]``, ``**``).
@@ -357,32 +375,5 @@ def list_images(paths: list[str | os.PathLike] | str | os.PathLike) -> ImageList
     Returns:
         :class:`ImageListing` ``(images, missing, skipped)``; it unpacks like a tuple.
     """
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    found: dict[str, Path] = {}
-    missing: list[str] = []
-    skipped: list[str] = []
-    for item in paths:
-        s = os.fspath(item)
-        p = Path(s)
-        if p.is_file():
-            if _is_image(p):
-                found.setdefault(os.path.abspath(p), p)
-            else:
-                skipped.append(s)
-            continue
-        if p.is_dir():
-            hits = _walk(p)
-        elif any(c in s for c in "*?["):
-            hits = []
-            for m in map(Path, glob.glob(s, recursive=True)):
-                hits += _walk(m) if m.is_dir() else [m] if _is_image(m) and m.is_file() else []
-        else:
-            missing.append(s)
-            continue
-        if not hits and not p.is_dir():
-            missing.append(s)
-        for h in hits:
-            found.setdefault(os.path.abspath(h), h)
-    images = sorted(found.values(), key=lambda q: str(q))
-    return ImageListing(images, missing, skipped)
+    scan = scan_inputs(paths)
+    return ImageListing(scan.images, scan.missing + [p for p, _ in scan.unreadable], scan.skipped)

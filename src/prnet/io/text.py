@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,9 @@ def to_jsonable(obj: Any) -> Any:
     raise TypeError(f"cannot convert {type(obj).__name__} to JSON")
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Path:
     """Write ``obj`` as UTF-8 JSON atomically (temporary file + rename).
 
@@ -72,6 +76,10 @@ def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Pat
         TypeError: if ``obj`` holds something that cannot be converted (nothing is written).
     """
     text = json.dumps(to_jsonable(obj), indent=indent, allow_nan=False, ensure_ascii=False)
+    # Lone surrogates (file names with bytes that are not UTF-8, as Python decodes them)
+    # cannot be encoded: write them as JSON escapes ("caf\udce9"), which read back to the
+    # same string (and os.fsencode gives back the name's bytes).
+    text = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     with atomic_open(path, "w") as f:
         f.write(text + "\n")
     return Path(path)

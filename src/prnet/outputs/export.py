@@ -74,7 +74,8 @@ def export_image_summary(
         faces: the image's faces (may be empty).
         out_dir: destination folder (created when missing).
         stem: the JSON is ``<stem>.json``.
-        source: the input image's path, recorded as given.
+        source: the input image's path, recorded as given; when ``stem`` is not its file
+            stem (made unique by the caller), ``stem`` is recorded too.
         image_shape: (height, width); taken from the faces when omitted.
         files: per face, the paths :func:`export_face` wrote (same order as ``faces``).
         options: the export options the files were written with (null when not given).
@@ -92,6 +93,8 @@ def export_image_summary(
         raise PRNetError(f"files: expected one list per face ({len(faces)}), got {len(files)}")
     record = image_record(faces, source=source, image_shape=image_shape,
                           files=[_relative(fs, folder) for fs in files], options=options)
+    if source is not None and stem != Path(os.fspath(source)).stem:
+        record["stem"] = stem  # a stem made unique (another input has the same name)
     return write_json(folder / f"{stem}.json", record)
 
 
