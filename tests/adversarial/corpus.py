@@ -346,5 +346,13 @@ def make_corpus(folder: str | os.PathLike) -> list[Case]:
     return cases
 
 
+def selected(cases: list[Case]) -> list[Case]:
+    """``cases`` without the kinds listed in ``$PRNET_ADVERSARIAL_EXCLUDE`` (comma-separated):
+    a diagnostic aid only (one input that crashes the whole mixed run hides what the others
+    do); CI runs the full corpus."""
+    drop = {k.strip() for k in os.environ.get("PRNET_ADVERSARIAL_EXCLUDE", "").split(",")}
+    return [c for c in cases if c.kind not in drop]
+
+
 def by_expect(cases: list[Case], *expect: str) -> list[Case]:
     return [c for c in cases if c.expect in expect]
