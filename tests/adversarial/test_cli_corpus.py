@@ -330,20 +330,35 @@ def test_every_readable_input_has_exactly_one_record(run):
     assert not missing, f"readable inputs without a record: {missing}"
 
 
-def test_no_two_inputs_share_an_output_name(run):
-    """x.jpg, x.png, x_png.jpg, X.JPG, sub_a/x.jpg, sub_b/x.jpg: six records, six sources,
-    no file listed by two records, and no two output names equal up to case (a
-    case-insensitive file system would merge them)."""
-    recs = records(run.out)
+def _owners(run: Run, fold_case: bool) -> list[str]:
+    """Output files claimed by two per-image records (``fold_case``: names equal up to case)."""
     owner: dict[str, str] = {}
-    for p, r in recs.items():
-        for f in r["files"] + [p.name]:
-            key = os.path.normcase(str((p.parent / f).resolve())).lower()
-            assert key not in owner, f"{f}: written for {owner[key]!r} and {r['image']!r}"
+    clashes = []
+    for p, r in records(run.out).items():
+        for f in [*r["files"], p.name]:
+            key = os.path.abspath(p.parent / f)
+            key = key.lower() if fold_case else key
+            if key in owner and owner[key] != r["image"]:
+                clashes.append(f"{f}: {owner[key]!r} and {r['image']!r}")
             owner[key] = r["image"]
+    return clashes
+
+
+def test_no_two_inputs_share_an_output_name(run):
+    """x.jpg, x.png, x_png.jpg, X.JPG, sub_a/x.jpg, sub_b/x.jpg: one record each, and no
+    output file (JSON included) claimed by two inputs."""
     collide = [c for c in run.cases if c.kind.startswith("collision_")]
-    assert all(len(records_of(run, c)) == 1 for c in collide), \
-        {c.kind: len(records_of(run, c)) for c in collide}
+    counts = {c.kind: len(records_of(run, c)) for c in collide}
+    assert all(n == 1 for n in counts.values()), counts
+    clashes = _owners(run, fold_case=False)
+    assert not clashes, clashes
+
+
+def test_no_two_output_names_differ_only_in_case(run):
+    """Output stems are planned case-insensitively (``plan_outputs``): on a case-insensitive
+    file system (macOS, Windows) two names equal up to case are one file."""
+    clashes = _owners(run, fold_case=True)
+    assert not clashes, clashes
 
 
 def test_no_temporaries_left(run):
