@@ -251,6 +251,7 @@ def make_corpus(folder: str | os.PathLike) -> list[Case]:
     add("name_leading_dash", "-o.jpg", jpg, GOOD, size=S)
     add("name_unicode_nfc", "caf\u00e9_nfc.jpg", jpg, GOOD, size=S)
     add("name_unicode_nfd", "cafe\u0301_nfd.jpg", jpg, GOOD, size=S)
+    add("name_nan_inf_words", "NaN inf.jpg", jpg, GOOD, size=S)
     add("name_emoji_cjk", "顔\U0001f600.jpg", jpg, GOOD, size=S)
     if sys.platform.startswith("linux"):
         add("name_not_utf8", b"caf\xe9.jpg", jpg, GOOD, size=S, posix_only=True)
