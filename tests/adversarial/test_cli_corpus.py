@@ -277,7 +277,9 @@ def test_bad_input_line_says_why(run, case):
 @pytest.mark.parametrize("case", GOOD_CASES, ids=ids(GOOD_CASES))
 def test_good_input_outputs_complete(run, case):
     case = _case(run, case.kind)
-    assert not lines_naming(run, case), lines_naming(run, case)
+    # a warning about a good input is allowed (e.g. an output name shortened), an error is not
+    errors = [line for line in lines_naming(run, case) if not line.startswith("prnet: warning:")]
+    assert not errors, errors
     recs = records_of(run, case)
     assert len(recs) == 1, f"{case.kind}: {len(recs)} JSON records for {case.display!r}"
     path, rec = recs[0]
@@ -428,8 +430,9 @@ def test_strict_no_face_exits_3(corpus, tmp_path):
     code, stdout, stderr = prnet(reconstruct_args(tmp_path / "out", [good.arg, black.arg],
                                                   "--strict"), cwd=root)
     assert code == 3, (code, stderr)
-    assert [line for line in stderr.splitlines() if line.strip()] == \
-        [f"prnet: error: no face found in {black.arg}"]
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("prnet: error: "), lines
+    assert black.arg in lines[0] and "no face" in lines[0], lines
 
 
 def _dead_pid() -> int:
