@@ -20,11 +20,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from corpus import (
-    BAD, EITHER, GOOD, MAX_PIXELS, NO_FACE, READABLE, Case, base_rgb, by_expect, make_corpus,
+    BAD,
+    EITHER,
+    GOOD,
+    MAX_PIXELS,
+    NO_FACE,
+    Case,
+    base_rgb,
+    by_expect,
+    make_corpus,
     selected,
 )
+
 from prnet.errors import ImageReadError, PRNetError
 from prnet.io import read_image
 
@@ -123,7 +131,7 @@ def test_read_image_emits_no_warnings(case, root):
         warnings.simplefilter("always")
         try:
             _read(case, root)
-        except Exception:  # noqa: BLE001 - test_read_image judges the outcome
+        except Exception:  # noqa: BLE001, S110 - test_read_image judges the outcome
             pass
     assert not caught, [f"{w.category.__name__}: {w.message}" for w in caught]
 
@@ -137,7 +145,7 @@ def test_read_image_fifo_does_not_block(case, root):
         [str(REPO / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]))
     try:
         r = subprocess.run([sys.executable, "-c", code, case.abspath(root)], env=env,
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=60, check=False)
     except subprocess.TimeoutExpired:
         pytest.fail("read_image blocked on a FIFO")
     assert r.returncode == 0 and r.stdout.startswith("ImageReadError"), (r.stdout, r.stderr)

@@ -17,9 +17,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from corpus import (
-    BAD, EITHER, GOOD, MAX_PIXELS, NO_FACE, READABLE, Case, by_expect, make_corpus, selected,
+    BAD,
+    EITHER,
+    GOOD,
+    MAX_PIXELS,
+    NO_FACE,
+    READABLE,
+    Case,
+    by_expect,
+    make_corpus,
+    selected,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,11 +68,12 @@ def prnet(args: list[str], cwd: Path, timeout: float = TIMEOUT) -> tuple[int, st
     env.pop("PYTHONWARNINGS", None)
     try:
         r = subprocess.run([sys.executable, "-m", "prnet", "--threads", "1", *args], cwd=cwd,
-                           env=env, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+                           env=env, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                           check=False)
     except subprocess.TimeoutExpired:
         pytest.fail(f"prnet {' '.join(args[:3])} ... did not finish in {timeout} s (blocked on "
                     "an input such as a FIFO?)")
-    dec = lambda b: b.decode("utf-8", "surrogateescape")  # noqa: E731
+    dec = lambda b: b.decode("utf-8", "surrogateescape")
     return r.returncode, dec(r.stdout), dec(r.stderr)
 
 
@@ -380,7 +389,7 @@ def test_no_temporaries_left(run):
 
 
 def test_summary_counts_match_disk(run):
-    images, faces, no_face, failed, files = summary(run.stdout)
+    _images, faces, no_face, failed, files = summary(run.stdout)
     on_disk = files_on_disk(run.out)
     assert files == len(on_disk), f"summary says {files} files, {len(on_disk)} on disk"
     refused = [c for c in by_expect(run.cases, EITHER) if not records_of(run, c)]
@@ -414,7 +423,7 @@ def test_skip_existing_processes_nothing_new(run):
     assert set(after) == set(before), set(after) ^ set(before)
     changed = [p.name for p in before if before[p] != after[p]]
     assert not changed, changed
-    images, faces, _, failed, files = summary(stdout)
+    _images, faces, _, failed, files = summary(stdout)
     assert faces == 0 and files == 0, stdout
     assert failed == summary(run.stdout)[3]
     skipped = re.search(r"(\d+) skipped", stdout)
@@ -427,7 +436,7 @@ def test_strict_no_face_exits_3(corpus, tmp_path):
     root, cases = corpus
     good = by_expect(cases, GOOD)[0]
     black = next(c for c in cases if c.kind == "black")
-    code, stdout, stderr = prnet(reconstruct_args(tmp_path / "out", [good.arg, black.arg],
+    code, _stdout, stderr = prnet(reconstruct_args(tmp_path / "out", [good.arg, black.arg],
                                                   "--strict"), cwd=root)
     assert code == 3, (code, stderr)
     lines = [line for line in stderr.splitlines() if line.strip()]
@@ -465,7 +474,7 @@ def stale_run(corpus, tmp_path_factory):
 
 
 def test_stale_temporaries_of_a_dead_run_removed(stale_run):
-    code, stdout, stderr, out, stale, _ = stale_run
+    code, _stdout, stderr, _out, stale, _ = stale_run
     assert code == 0, stderr
     assert "Traceback" not in stderr
     left = [p.name for p in stale if p.exists()]
@@ -475,5 +484,5 @@ def test_stale_temporaries_of_a_dead_run_removed(stale_run):
 def test_temporary_of_a_live_writer_kept(stale_run):
     """Only a dead process's temporaries are ours to remove: another running prnet may be
     writing into the same folder."""
-    _, _, _, out, _, live = stale_run
+    _, _, _, _out, _, live = stale_run
     assert live.exists()
