@@ -38,6 +38,8 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "src" / "prnet" / "assets" / "astronaut.jpg"
 
 GOOD, NO_FACE, BAD, EITHER, READABLE = "good", "no_face", "bad", "any_clean", "readable"
+#: an input the CLI takes as a folder and finds empty: one warning line naming it, no failure
+EMPTY_FOLDER = "empty_folder"
 
 #: ``--max-pixels`` used by the CLI run (and by the API test's read_image): the good images
 #: are <= 256 x 256 (65,536 px) or 4000 px long and thin; ``over_max_pixels`` has 360,000.
@@ -325,7 +327,7 @@ def make_corpus(folder: str | os.PathLike) -> list[Case]:
 
     # --- bad: not regular files
     os.makedirs(root / "folder.jpg", exist_ok=True)
-    add("directory_named_jpg", "folder.jpg", None, BAD)
+    add("directory_named_jpg", "folder.jpg", None, EMPTY_FOLDER)
     add("missing_file", "missing.jpg", None, BAD, "not found")
     if hasattr(os, "symlink") and os.name == "posix":
         os.symlink("does_not_exist.jpg", root / "dangling.jpg")

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from corpus import (
     BAD,
+    EMPTY_FOLDER,
     EITHER,
     GOOD,
     MAX_PIXELS,
@@ -231,6 +232,7 @@ CASES = _collect()
 BAD_CASES = by_expect(CASES, BAD)
 GOOD_CASES = by_expect(CASES, GOOD)
 NO_FACE_CASES = by_expect(CASES, NO_FACE)
+EMPTY_FOLDER_CASES = by_expect(CASES, EMPTY_FOLDER)
 OTHER_CASES = by_expect(CASES, READABLE, EITHER)
 DOCUMENTED_BAD = [c for c in BAD_CASES if c.message in DOCUMENTED]
 
@@ -275,6 +277,14 @@ def test_bad_input_named_in_exactly_one_line(run, case):
     assert len(named) == 1, f"{case.kind}: {len(named)} lines name {case.display!r}: {named}"
     assert named[0].startswith("prnet: error: "), named[0]
     assert not records_of(run, case), f"{case.kind}: a JSON was written for a bad input"
+
+
+@pytest.mark.parametrize("case", EMPTY_FOLDER_CASES, ids=ids(EMPTY_FOLDER_CASES))
+def test_empty_folder_named_in_one_warning(run, case):
+    """A folder given as input (whatever its name) is searched; with no image in it, one
+    warning line names it and the run goes on (it is not a failed input)."""
+    named = lines_naming(run, _case(run, case.kind))
+    assert len(named) == 1 and named[0].startswith("prnet: warning: "), named
 
 
 @pytest.mark.parametrize("case", DOCUMENTED_BAD, ids=ids(DOCUMENTED_BAD))
