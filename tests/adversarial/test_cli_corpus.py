@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from corpus import (
     BAD,
-    EMPTY_FOLDER,
     EITHER,
+    EMPTY_FOLDER,
     GOOD,
     MAX_PIXELS,
     NO_FACE,
