@@ -32,7 +32,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from prnet.errors import ImageReadError, InputShapeError, PRNetError
 from prnet.io._atomic import atomic_open
-from prnet.io._quiet import quiet_native_stderr
+from prnet.io._quiet import quiet_native_stderr, quiet_warnings
 from prnet.io.listing import IMAGE_EXTENSIONS, path_problem, scan_inputs
 
 __all__ = [
@@ -105,7 +105,8 @@ def to_rgb_uint8(array: np.ndarray, name: str = "<array>") -> np.ndarray:
     elif a.dtype == np.uint16:
         u8 = _scale16(a)
     elif np.issubdtype(a.dtype, np.floating):
-        u8 = np.clip(np.rint(np.nan_to_num(a.astype(np.float32)) * 255.0), 0, 255).astype(np.uint8)
+        u8 = np.clip(np.rint(np.nan_to_num(a.astype(np.float32), posinf=1.0, neginf=0.0) * 255.0),
+                     0, 255).astype(np.uint8)
     else:
         raise ImageReadError(
             f"cannot read image {name}: unsupported array dtype {a.dtype} "
@@ -293,7 +294,8 @@ def read_image(
             )
         return to_rgb_uint8(source, "<array>")
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _open(bytes(source), "<bytes>", max_pixels)
+        with quiet_warnings("<bytes>"):
+            return _open(bytes(source), "<bytes>", max_pixels)
     if not isinstance(source, (str, os.PathLike)):
         raise ImageReadError(
             f"cannot read image {source!r}: expected a path, bytes or an array, "
@@ -304,7 +306,8 @@ def read_image(
     problem = path_problem(path)  # never opens a FIFO or a device (that could block)
     if problem is not None:
         raise ImageReadError(f"cannot read image {name}: {problem}")
-    return _open(path, name, max_pixels)
+    with quiet_warnings(name):  # decoder warnings go to the debug log with the file's name
+        return _open(path, name, max_pixels)
 
 
 # --------------------------------------------------------------------------- writing
