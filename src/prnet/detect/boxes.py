@@ -19,6 +19,7 @@ import numpy as np
 
 from prnet.detect.base import Detection, FaceDetector, check_image, sort_left_to_right
 from prnet.errors import InputShapeError, PRNetError
+from prnet.validation import numbers
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,11 @@ def _variants(key: Key) -> list[str]:
     return [*out, p.name, p.stem]
 
 
+def _empty(value: object) -> bool:
+    """An empty list (or array) of boxes."""
+    return isinstance(value, (list, tuple, np.ndarray)) and len(value) == 0
+
+
 class BoxesDetector(FaceDetector):
     """Returns the boxes given for an image key (score 1.0, no keypoints).
 
@@ -44,6 +50,8 @@ class BoxesDetector(FaceDetector):
 
     Raises:
         InputShapeError: if some entry is not a list of 4-number boxes.
+        InvalidInputError: if some entry holds a value that is not a number (a string, null,
+            true/false).
     """
 
     name = "boxes"
@@ -51,14 +59,14 @@ class BoxesDetector(FaceDetector):
     def __init__(self, boxes: Mapping[str, Sequence[Sequence[float]] | np.ndarray]) -> None:
         self._boxes: dict[str, np.ndarray] = {}
         for key, value in boxes.items():
-            arr = np.asarray(value, dtype=np.float32)
+            arr = np.asarray([], np.float32) if _empty(value) else numbers(value, f"boxes[{key!r}]")
             if arr.size == 0:
                 arr = arr.reshape(0, 4)
             if arr.ndim != 2 or arr.shape[1] != 4:
                 raise InputShapeError(
                     f"boxes[{key!r}]: expected a list of [x0, y0, x1, y1], got shape {arr.shape}"
                 )
-            self._boxes[str(key)] = arr
+            self._boxes[str(key)] = arr.astype(np.float32)
         # Aliases (resolved path, file name, stem) that point at exactly one key.
         owners: dict[str, set[str]] = {}
         for key in self._boxes:
@@ -75,6 +83,8 @@ class BoxesDetector(FaceDetector):
 
         Raises:
             PRNetError: file missing or not such a JSON object. InputShapeError: bad boxes.
+            InvalidInputError: a value that is not a number (the message names the file and key).
+            Boxes are checked against each image (finite, ordered, inside) when it is planned.
         """
         path = Path(path)
         try:
@@ -85,7 +95,10 @@ class BoxesDetector(FaceDetector):
             raise PRNetError(
                 f"boxes file {path}: expected a JSON object, got {type(data).__name__}"
             )
-        det = cls(data)
+        try:
+            det = cls(data)
+        except PRNetError as exc:
+            raise type(exc)(f"boxes file {path}: {exc}") from None
         for key in list(det._boxes):
             if not Path(key).is_absolute():
                 det._index.setdefault(str((path.parent / key).resolve()), key)
