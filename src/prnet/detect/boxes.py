@@ -19,7 +19,7 @@ import numpy as np
 
 from prnet.detect.base import Detection, FaceDetector, check_image, sort_left_to_right
 from prnet.errors import InputShapeError, PRNetError
-from prnet.validation import numbers
+from prnet.validation import check_boxes, numbers
 
 log = logging.getLogger(__name__)
 
@@ -108,11 +108,16 @@ class BoxesDetector(FaceDetector):
         """The image keys that have boxes."""
         return list(self._boxes)
 
-    def boxes_for(self, key: Key) -> list[Detection]:
-        """The detections stored for ``key``; [] (and a warning) when the key is unknown."""
+    def boxes_for(self, key: Key, image_shape: tuple[int, int] | None = None) -> list[Detection]:
+        """The detections stored for ``key``; [] (and a warning) when the key is unknown.
+
+        Raises:
+            InvalidInputError: a stored box that :func:`prnet.validation.check_boxes` rejects
+                (against ``image_shape`` when given), by its index in the file.
+        """
         for alias in _variants(key):
             if alias in self._index:
-                boxes = self._boxes[self._index[alias]]
+                boxes = check_boxes(self._boxes[self._index[alias]], image_shape)
                 return sort_left_to_right([Detection(b, 1.0, None) for b in boxes])
         log.warning("no precomputed boxes for %s", key)
         return []
@@ -123,10 +128,12 @@ class BoxesDetector(FaceDetector):
         Raises:
             PRNetError: if ``key`` is None (boxes are looked up by name, not by pixels).
             InputShapeError: if ``image`` is not RGB uint8 (H, W, 3).
+            InvalidInputError: a stored box that is not finite, not ordered, degenerate or not
+                on the image (its index in the file and its value).
         """
         check_image(image)
         if key is None:
             raise PRNetError(
                 "the 'boxes' detector needs the image's name or path: call detect(image, key=...)"
             )
-        return self.boxes_for(key)
+        return self.boxes_for(key, image.shape[:2])
