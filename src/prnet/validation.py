@@ -43,9 +43,17 @@ TEXTURE_SIZES = (16, 4096)
 class PosmapLayout(Protocol):
     """What :func:`check_posmaps` needs of a :class:`prnet.uv.layout.UVLayout`."""
 
+    face_index: np.ndarray
+
     def landmarks(self, posmap: np.ndarray) -> np.ndarray: ...
 
-    def vertices(self, posmap: np.ndarray) -> np.ndarray: ...
+
+def _face_bounds(maps: np.ndarray, face_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(F, 3) minimum and maximum x, y, z over the face texels of each map (gathered, then
+    reduced along a contiguous axis: 0.4 ms a face, against 4 ms for a strided reduction)."""
+    v = np.take(maps.reshape(len(maps), -1, 3), face_index, axis=1)
+    c = np.ascontiguousarray(v.transpose(0, 2, 1))
+    return c.min(2), c.max(2)
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -190,8 +198,7 @@ def check_posmaps(posmaps: np.ndarray, crop_matrices: Sequence[np.ndarray],
     s = _crop_scale(mats)
     kpt = layout.landmarks(maps)[..., :2]                        # (F, 68, 2)
     spread = np.ptp(kpt, axis=1) * s[:, None]                     # crop px
-    verts = layout.vertices(maps)                                 # (F, N, 3)
-    lo, hi = verts.min(1), verts.max(1)
+    lo, hi = _face_bounds(maps, layout.face_index)               # (F, 3) each
     extent = (hi - lo).max(1) * s / CROP                          # crop sides
     centre = (lo[:, :2] + hi[:, :2]) / 2
     centre_crop = np.einsum("fij,fj->fi", mats[:, :, :2], centre) + mats[:, :, 2]

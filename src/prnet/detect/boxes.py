@@ -37,11 +37,6 @@ def _variants(key: Key) -> list[str]:
     return [*out, p.name, p.stem]
 
 
-def _empty(value: object) -> bool:
-    """An empty list (or array) of boxes."""
-    return isinstance(value, (list, tuple, np.ndarray)) and len(value) == 0
-
-
 class BoxesDetector(FaceDetector):
     """Returns the boxes given for an image key (score 1.0, no keypoints).
 
@@ -59,7 +54,7 @@ class BoxesDetector(FaceDetector):
     def __init__(self, boxes: Mapping[str, Sequence[Sequence[float]] | np.ndarray]) -> None:
         self._boxes: dict[str, np.ndarray] = {}
         for key, value in boxes.items():
-            arr = np.asarray([], np.float32) if _empty(value) else numbers(value, f"boxes[{key!r}]")
+            arr = numbers(value, f"boxes[{key!r}]")
             if arr.size == 0:
                 arr = arr.reshape(0, 4)
             if arr.ndim != 2 or arr.shape[1] != 4:
@@ -84,7 +79,8 @@ class BoxesDetector(FaceDetector):
         Raises:
             PRNetError: file missing or not such a JSON object. InputShapeError: bad boxes.
             InvalidInputError: a value that is not a number (the message names the file and key).
-            Boxes are checked against each image (finite, ordered, inside) when it is planned.
+            The boxes' values (finite, ordered, on the image) are checked per image, by
+            :meth:`detect`, so that one bad entry fails only its image.
         """
         path = Path(path)
         try:
