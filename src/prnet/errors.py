@@ -22,3 +22,13 @@ class AssetMissingError(PRNetError):
 
 class InputShapeError(PRNetError):
     """An array argument has the wrong shape or dtype."""
+
+
+class InvalidInputError(PRNetError):
+    """A value given to prnet is unusable: a box or landmark set that is not finite, not
+    ordered, degenerate or outside the image, or a size out of range (service: HTTP 422)."""
+
+
+class ReconstructionError(PRNetError):
+    """The network's output for a face is not a plausible face (not finite, collapsed to a
+    point, or far larger than its crop): broken weights, not a bad input (service: HTTP 500)."""

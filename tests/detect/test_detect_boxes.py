@@ -32,8 +32,8 @@ def test_key_lookup_by_path_name_and_stem() -> None:
 
 
 def test_ambiguous_and_unknown_keys(caplog: pytest.LogCaptureFixture) -> None:
-    det = BoxesDetector({"x/a.jpg": [[0, 0, 1, 1]], "y/a.jpg": [[2, 2, 3, 3]]})
-    assert det.detect(IMAGE, key="y/a.jpg")[0].box.tolist() == [2, 2, 3, 3]
+    det = BoxesDetector({"x/a.jpg": [[0, 0, 4, 4]], "y/a.jpg": [[2, 2, 6, 6]]})
+    assert det.detect(IMAGE, key="y/a.jpg")[0].box.tolist() == [2, 2, 6, 6]
     with caplog.at_level(logging.WARNING):
         assert det.detect(IMAGE, key="a.jpg") == []  # two candidates: no guess
         assert det.detect(IMAGE, key="c.jpg") == []
@@ -45,7 +45,7 @@ def test_empty_box_list_means_no_face() -> None:
 
 
 def test_needs_a_key() -> None:
-    det = BoxesDetector({"a.jpg": [[0, 0, 1, 1]]})
+    det = BoxesDetector({"a.jpg": [[0, 0, 4, 4]]})
     with pytest.raises(PRNetError, match=r"needs the image's name or path"):
         det.detect(IMAGE)
     with pytest.raises(PRNetError, match="one key"):

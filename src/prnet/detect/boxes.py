@@ -19,6 +19,7 @@ import numpy as np
 
 from prnet.detect.base import Detection, FaceDetector, check_image, sort_left_to_right
 from prnet.errors import InputShapeError, PRNetError
+from prnet.validation import check_boxes, numbers
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ class BoxesDetector(FaceDetector):
 
     Raises:
         InputShapeError: if some entry is not a list of 4-number boxes.
+        InvalidInputError: if some entry holds a value that is not a number (a string, null,
+            true/false).
     """
 
     name = "boxes"
@@ -51,14 +54,14 @@ class BoxesDetector(FaceDetector):
     def __init__(self, boxes: Mapping[str, Sequence[Sequence[float]] | np.ndarray]) -> None:
         self._boxes: dict[str, np.ndarray] = {}
         for key, value in boxes.items():
-            arr = np.asarray(value, dtype=np.float32)
+            arr = numbers(value, f"boxes[{key!r}]")
             if arr.size == 0:
                 arr = arr.reshape(0, 4)
             if arr.ndim != 2 or arr.shape[1] != 4:
                 raise InputShapeError(
                     f"boxes[{key!r}]: expected a list of [x0, y0, x1, y1], got shape {arr.shape}"
                 )
-            self._boxes[str(key)] = arr
+            self._boxes[str(key)] = arr.astype(np.float32)
         # Aliases (resolved path, file name, stem) that point at exactly one key.
         owners: dict[str, set[str]] = {}
         for key in self._boxes:
@@ -75,6 +78,9 @@ class BoxesDetector(FaceDetector):
 
         Raises:
             PRNetError: file missing or not such a JSON object. InputShapeError: bad boxes.
+            InvalidInputError: a value that is not a number (the message names the file and key).
+            The boxes' values (finite, ordered, on the image) are checked per image, by
+            :meth:`detect`, so that one bad entry fails only its image.
         """
         path = Path(path)
         try:
@@ -85,7 +91,10 @@ class BoxesDetector(FaceDetector):
             raise PRNetError(
                 f"boxes file {path}: expected a JSON object, got {type(data).__name__}"
             )
-        det = cls(data)
+        try:
+            det = cls(data)
+        except PRNetError as exc:
+            raise type(exc)(f"boxes file {path}: {exc}") from None
         for key in list(det._boxes):
             if not Path(key).is_absolute():
                 det._index.setdefault(str((path.parent / key).resolve()), key)
@@ -95,11 +104,16 @@ class BoxesDetector(FaceDetector):
         """The image keys that have boxes."""
         return list(self._boxes)
 
-    def boxes_for(self, key: Key) -> list[Detection]:
-        """The detections stored for ``key``; [] (and a warning) when the key is unknown."""
+    def boxes_for(self, key: Key, image_shape: tuple[int, int] | None = None) -> list[Detection]:
+        """The detections stored for ``key``; [] (and a warning) when the key is unknown.
+
+        Raises:
+            InvalidInputError: a stored box that :func:`prnet.validation.check_boxes` rejects
+                (against ``image_shape`` when given), by its index in the file.
+        """
         for alias in _variants(key):
             if alias in self._index:
-                boxes = self._boxes[self._index[alias]]
+                boxes = check_boxes(self._boxes[self._index[alias]], image_shape)
                 return sort_left_to_right([Detection(b, 1.0, None) for b in boxes])
         log.warning("no precomputed boxes for %s", key)
         return []
@@ -110,10 +124,12 @@ class BoxesDetector(FaceDetector):
         Raises:
             PRNetError: if ``key`` is None (boxes are looked up by name, not by pixels).
             InputShapeError: if ``image`` is not RGB uint8 (H, W, 3).
+            InvalidInputError: a stored box that is not finite, not ordered, degenerate or not
+                on the image (its index in the file and its value).
         """
         check_image(image)
         if key is None:
             raise PRNetError(
                 "the 'boxes' detector needs the image's name or path: call detect(image, key=...)"
             )
-        return self.boxes_for(key)
+        return self.boxes_for(key, image.shape[:2])

@@ -14,11 +14,12 @@ from prnet.io import write_json
 from prnet.outputs.options import ExportOptions
 from prnet.outputs.registry import registered
 from prnet.outputs.schema import face_record, image_record
+from prnet.validation import check_finite
 
 if TYPE_CHECKING:
     from prnet.pipeline import FaceResult
 
-__all__ = ["export_face", "export_image", "export_image_summary", "face_summary", "is_exported"]
+__all__ = ["check_faces", "export_face", "export_image", "export_image_summary", "face_summary", "is_exported"]
 
 
 def export_face(face: FaceResult, out_dir: str | os.PathLike, stem: str,
@@ -40,12 +41,25 @@ def export_face(face: FaceResult, out_dir: str | os.PathLike, stem: str,
 
     Raises:
         PRNetError: an empty ``stem`` or one with a folder. OSError: a file cannot be written.
+        ReconstructionError: the face's position map is not finite (nothing written).
     """
     opts = options if options is not None else ExportOptions()
     if not stem or os.sep in stem or (os.altsep and os.altsep in stem):
         raise PRNetError(f"stem must be a non-empty file name without a folder, got {stem!r}")
+    check_faces([face])
     base = Path(out_dir) / f"{stem}_{face.index}"
     return [p for out in registered() if out.name in opts for p in out.write(face, base, opts)]
+
+
+def check_faces(faces: Sequence[FaceResult]) -> None:
+    """The last line of defence: refuse faces whose position map (every output's source) holds
+    NaN or infinite values.
+
+    Raises:
+        ReconstructionError: naming the face; nothing has been written.
+    """
+    for face in faces:
+        check_finite(f"face {face.index}: position map", face.posmap)
 
 
 def face_summary(face: FaceResult) -> dict[str, Any]:
@@ -113,9 +127,11 @@ def export_image(
         All paths written, the ``<stem>.json`` summary last.
 
     Raises:
-        As :func:`export_face` and :func:`export_image_summary`.
+        As :func:`export_face` and :func:`export_image_summary`; a face with a non-finite
+        position map is refused before any file of the image is written.
     """
     opts = options if options is not None else ExportOptions()
+    check_faces(faces)  # all faces before the first file: an image is written whole or not at all
     per_face = [export_face(f, out_dir, stem, opts) for f in faces]
     summary = export_image_summary(faces, out_dir, stem, source=source,
                                    image_shape=image_shape, files=per_face, options=opts)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
 from prnet.errors import PRNetError
 from prnet.geometry.uv import UV_RES
 from prnet.outputs.registry import default_names, output_names
+from prnet.validation import check_size
 
 __all__ = ["ExportOptions"]
 
@@ -29,7 +28,8 @@ class ExportOptions:
         **switches: ``name=bool`` for registered outputs.
 
     Raises:
-        PRNetError: an unknown output name, or ``texture_size`` out of range.
+        PRNetError: an unknown output name. InvalidInputError: ``texture_size`` not an
+            integer in [16, 4096].
     """
 
     __slots__ = ("_names", "mask_invisible", "texture_size")
@@ -39,10 +39,7 @@ class ExportOptions:
         _check_names(switches)
         on = {n for n in default_names() if switches.get(n, True)}
         on |= {n for n, v in switches.items() if v}
-        if isinstance(texture_size, bool) or not isinstance(texture_size, (int, np.integer)):
-            raise PRNetError(f"texture_size must be an integer, got {texture_size!r}")
-        if not 16 <= int(texture_size) <= 4096:
-            raise PRNetError(f"texture_size must lie in [16, 4096], got {texture_size}")
+        check_size("texture_size", texture_size)
         object.__setattr__(self, "_names", frozenset(on))
         object.__setattr__(self, "texture_size", texture_size)
         object.__setattr__(self, "mask_invisible", mask_invisible)

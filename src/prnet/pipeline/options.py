@@ -8,7 +8,7 @@ import os
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from prnet.errors import PRNetError
+from prnet.errors import PRNetError, WeightsError
 from prnet.models.precision import PRECISIONS
 
 #: Test-time augmentation modes: network passes per face 1, 2 and 10.
@@ -20,6 +20,17 @@ def _tta_mode(tta: bool | str) -> str:
     if mode not in TTA_MODES:
         raise PRNetError(f"tta must be one of {', '.join(TTA_MODES)} (or True/False), got {tta!r}")
     return mode
+
+
+def _check_weights_path(weights: object) -> None:
+    """A given weights path must name an existing file (checked without reading it)."""
+    if weights is None:
+        return
+    if not isinstance(weights, (str, os.PathLike)) or not str(weights):
+        raise WeightsError(f"weights must be a file path, got {weights!r}")
+    if not os.path.isfile(weights):
+        what = "is a folder, not a file" if os.path.isdir(weights) else "not found"
+        raise WeightsError(f"weights file {what}: {weights}")
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,8 @@ class ModelOptions:
 
     Raises:
         PRNetError: a value of the wrong kind (checked here, before anything is loaded).
+        WeightsError: ``weights`` given but not an existing file (its content is checked when
+            the model loads).
     """
 
     model: str | None = None
@@ -55,6 +68,15 @@ class ModelOptions:
             raise PRNetError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.batch_size is not None and (isinstance(self.batch_size, bool) or int(self.batch_size) < 1):
             raise PRNetError(f"batch_size must be >= 1, got {self.batch_size}")
+        for name in ("device", "detector"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise PRNetError(f"{name} must be a non-empty name (a string), got {getattr(self, name)!r}")
+        if self.model is not None and (not isinstance(self.model, str) or not self.model):
+            raise PRNetError(f"model must be a network name (a string) or None, got {self.model!r}")
+        if isinstance(self.refine, str) or self.refine not in (True, False):
+            raise PRNetError(f"refine must be True or False, got {self.refine!r}")
+        object.__setattr__(self, "refine", bool(self.refine))
+        _check_weights_path(self.weights)
 
     def replace(self, **changes: Any) -> ModelOptions:
         """A copy with ``changes`` applied (and checked)."""

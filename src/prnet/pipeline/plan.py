@@ -15,8 +15,8 @@ import numpy as np
 
 from prnet.detect import Detection
 from prnet.detect.base import DEFAULT_BOX_CROP
-from prnet.errors import InputShapeError
 from prnet.geometry.crop import LANDMARK_CROP, CropPolicy
+from prnet.validation import check_boxes, check_landmarks
 
 #: The detector box → crop calibration as a dict (``scale``, ``shift``).
 DETECTOR_CROP = {"scale": DEFAULT_BOX_CROP.scale, "shift": DEFAULT_BOX_CROP.shift}
@@ -40,22 +40,28 @@ class FacePlan:
 
 
 def plan_boxes(detections: Sequence[Detection], policy: CropPolicy = DEFAULT_BOX_CROP,
-               source: str = "detector") -> list[FacePlan]:
-    """One plan per detection (or given box), cropped by ``policy``."""
-    return [FacePlan(np.asarray(d.box, np.float32), float(d.score), policy.from_box(d.box), source)
-            for d in detections]
+               source: str = "detector", image_shape: tuple[int, int] | None = None,
+               ) -> list[FacePlan]:
+    """One plan per detection (or given box), cropped by ``policy``.
+
+    Raises:
+        InvalidInputError: a box that :func:`prnet.validation.check_boxes` rejects (the
+            image checks only when ``image_shape`` (height, width) is given).
+    """
+    boxes = check_boxes([d.box for d in detections], image_shape)
+    return [FacePlan(b, float(d.score), policy.from_box(b), source)
+            for b, d in zip(boxes, detections, strict=True)]
 
 
-def plan_landmarks(landmarks: Sequence[np.ndarray],
-                   policy: CropPolicy = LANDMARK_CROP) -> list[FacePlan]:
+def plan_landmarks(landmarks: Sequence[np.ndarray], policy: CropPolicy = LANDMARK_CROP,
+                   image_shape: tuple[int, int] | None = None) -> list[FacePlan]:
     """One plan per landmark set ((K ≥ 5, ≥ 2) points), cropped by ``policy``.
 
     Raises:
-        InputShapeError: fewer than 5 points in a set.
+        InputShapeError: a set that is not (K ≥ 5, ≥ 2) points.
+        InvalidInputError: a set that :func:`prnet.validation.check_landmarks` rejects.
     """
-    kps = [np.asarray(k, np.float64)[:, :2] for k in landmarks]
-    if any(len(k) < 5 for k in kps):
-        raise InputShapeError("landmarks must have at least 5 points per face")
+    kps = check_landmarks(landmarks, image_shape)
     return [FacePlan(np.r_[k.min(0), k.max(0)].astype(np.float32), 1.0, policy.from_landmarks(k),
                      "landmarks") for k in kps]
 

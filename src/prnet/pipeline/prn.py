@@ -29,6 +29,7 @@ from prnet.pipeline.plan import (
 from prnet.pipeline.posmaps import CropBatch, PosmapNetwork, concat_batches, crop_faces, uncrop_maps
 from prnet.pipeline.result import FaceResult, build_faces
 from prnet.uv.layout import load_layout
+from prnet.validation import check_boxes, check_posmaps
 
 ImageLike = str | os.PathLike | bytes | np.ndarray
 
@@ -150,12 +151,23 @@ class PRN:
         return self.detector.detect(image, key)
 
     def plan(self, detections: Sequence[Detection] = (), boxes: Sequence[Sequence[float]] = (),
-             landmarks: Sequence[np.ndarray] = ()) -> list[FacePlan]:
+             landmarks: Sequence[np.ndarray] = (), image_shape: tuple[int, int] | None = None,
+             ) -> list[FacePlan]:
         """Stage 2: the crop of each face: detections (the detector's crop policy), then given
-        boxes ``[x0, y0, x1, y1]``, then landmark sets ((K ≥ 5, ≥ 2) points)."""
-        given = [Detection(np.asarray(b, np.float32)[:4], 1.0, None) for b in boxes]
-        return (plan_boxes(detections, self.detector.crop_policy)
-                + plan_boxes(given, source="box") + plan_landmarks(landmarks))
+        boxes ``[x0, y0, x1, y1]``, then landmark sets ((K ≥ 5, ≥ 2) points).
+
+        Every box and landmark set is checked here (:mod:`prnet.validation`): finite, ordered,
+        at least 2 px a side and, when ``image_shape`` (height, width) is given, overlapping
+        the image and under 20x its larger side (a box partly outside is kept as is).
+
+        Raises:
+            prnet.errors.InvalidInputError: a bad box or landmark set (its index and value).
+            prnet.errors.InputShapeError: a landmark set that is not (K ≥ 5, ≥ 2).
+        """
+        given = [Detection(b, 1.0, None) for b in check_boxes(boxes, image_shape)]
+        return (plan_boxes(detections, self.detector.crop_policy, image_shape=image_shape)
+                + plan_boxes(given, source="box", image_shape=image_shape)
+                + plan_landmarks(landmarks, image_shape=image_shape))
 
     def crop(self, image: np.ndarray, plans: Sequence[FacePlan]) -> CropBatch:
         """Stage 3: the network's input crops for ``plans`` (shifted views with ``tta="shift"``)."""
@@ -167,8 +179,16 @@ class PRN:
         return self.network(crops)
 
     def uncrop(self, batch: CropBatch, maps: np.ndarray) -> np.ndarray:
-        """Stage 5: crop-space maps of ``batch`` → one (256, 256, 3) image-space map per face."""
-        return uncrop_maps(maps, batch.matrices, batch.views)
+        """Stage 5: crop-space maps of ``batch`` → one (256, 256, 3) image-space map per face,
+        each checked to be a plausible face (:func:`prnet.validation.check_posmaps`).
+
+        Raises:
+            prnet.errors.ReconstructionError: a map that is not finite, collapsed or far larger
+                than its crop (broken weights): the whole batch fails, nothing is returned.
+        """
+        posmaps = uncrop_maps(maps, batch.matrices, batch.views)
+        check_posmaps(posmaps, batch.matrices[::batch.views], self.layout)
+        return posmaps
 
     def posmaps(self, image: np.ndarray, plans: Sequence[FacePlan]) -> np.ndarray:
         """Stages 3-5: (F, 256, 256, 3) image-space position maps of the planned faces."""
@@ -199,8 +219,11 @@ class PRN:
 
         Raises:
             prnet.errors.ImageReadError: unreadable image.
+            prnet.errors.InvalidInputError: a bad box or landmark set (see :meth:`plan`).
+            prnet.errors.ReconstructionError: an implausible network output (see :meth:`uncrop`).
         """
-        given = None if boxes is None and landmarks is None else [(boxes or [], landmarks or [])]
+        given = (None if boxes is None and landmarks is None
+                 else [([] if boxes is None else boxes, [] if landmarks is None else landmarks)])
         return self.reconstruct_batch([image], None if key is None else [key], given)[0]
 
     def reconstruct_batch(self, images: Sequence[ImageLike],
@@ -221,9 +244,11 @@ class PRN:
         if keys is None:
             keys = [im if isinstance(im, (str, os.PathLike)) else None for im in images]
         if given is None:
-            plans = [self.plan(d) for d in self.detector.detect_batch(imgs, keys)]
+            dets = self.detector.detect_batch(imgs, keys)
+            plans = [self.plan(d, image_shape=img.shape[:2]) for d, img in zip(dets, imgs, strict=True)]
         else:
-            plans = [self.plan(boxes=b, landmarks=k) for b, k in given]
+            plans = [self.plan(boxes=b, landmarks=k, image_shape=img.shape[:2])
+                     for (b, k), img in zip(given, imgs, strict=True)]
         posmaps = self._posmaps_batch(imgs, plans)
         if self.refine:
             plans = [replan_from_landmarks(p, [self.layout.landmarks(m) for m in pm])

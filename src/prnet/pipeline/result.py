@@ -18,6 +18,7 @@ from prnet.pipeline.plan import FacePlan
 from prnet.render import Raster, rasterize, render_depth, sample_bilinear, vertex_visibility
 from prnet.render.uv_texture import masked_texture
 from prnet.uv.layout import RES, UVLayout
+from prnet.validation import check_size
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,7 +125,12 @@ class FaceResult:
         return render_depth(self.vertices, self.triangles, h, w, normalize=normalize)
 
     def uv_texture(self, size: int = RES, mask_invisible: bool = False) -> np.ndarray:
-        """(size, size, 3) uint8 UV texture sampled from the image (PRNet's texture map)."""
+        """(size, size, 3) uint8 UV texture sampled from the image (PRNet's texture map).
+
+        Raises:
+            InvalidInputError: ``size`` not an integer in [16, 4096].
+        """
+        size = check_size("size", size)
         keep = np.zeros(RES * RES, bool)
         keep[self.layout.face_index] = self.visibility if mask_invisible else True
         return masked_texture(self.image, self.posmap[..., :2], keep.reshape(RES, RES), size)
