@@ -286,7 +286,7 @@ def main() -> None:
     for name in args.detectors:
         det = get_detector(name)
         if args.no_limits:
-            det.min_face_size, det.min_image_side, det.box_checks = 0, 0, False
+            det.min_face_size, det.min_image_side, det.max_outside = -np.inf, 0, np.inf
         t = time.perf_counter()
         f_recs, o_recs = records(det, faces), records(det, others)
         report(name, f_recs, o_recs)

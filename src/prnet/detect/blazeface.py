@@ -20,6 +20,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from prnet.detect.base import Detection, FaceDetector, check_image, sort_left_to_right
+from prnet.detect.limits import (
+    MAX_OUTSIDE,
+    MIN_FACE_SIZE,
+    MIN_IMAGE_SIDE,
+    image_too_small,
+    plausible_boxes,
+)
 from prnet.errors import PRNetError, WeightsError
 from prnet.geometry.boxes import box_iou
 from prnet.weights import WEIGHTS, WeightEntry, verified_path
@@ -478,6 +485,12 @@ class BlazeFaceDetector(FaceDetector):
         score_threshold: overrides each variant's MediaPipe default (0.5 short, 0.6 full).
         iou_threshold: overrides the weighted-NMS suppression IoU (MediaPipe: 0.3).
         batch_size: network inputs per forward pass.
+        min_face_size: detections whose box is shorter than this on a side (px of the image)
+            are dropped (:data:`prnet.detect.limits.MIN_FACE_SIZE`; 0 keeps all).
+        min_image_side: images shorter than this on a side give no face
+            (:data:`prnet.detect.limits.MIN_IMAGE_SIDE`; 0: no limit).
+        max_outside: detections with more than this fraction of their box outside the image
+            are dropped (:data:`prnet.detect.limits.MAX_OUTSIDE`; 1 keeps all).
 
     Raises:
         PRNetError: no stage or unknown variant. WeightsError: weights missing or corrupt.
@@ -491,6 +504,9 @@ class BlazeFaceDetector(FaceDetector):
         iou_threshold: float | None = None,
         batch_size: int = 32,
         name: str = "blazeface",
+        min_face_size: float = MIN_FACE_SIZE,
+        min_image_side: int = MIN_IMAGE_SIDE,
+        max_outside: float = MAX_OUTSIDE,
     ) -> None:
         self.stages = tuple(Stage(st) if isinstance(st, str) else st for st in stages)
         if not self.stages:
@@ -506,6 +522,9 @@ class BlazeFaceDetector(FaceDetector):
         self.score_threshold = score_threshold
         self.iou_threshold = iou_threshold
         self.batch_size = max(1, int(batch_size))
+        self.min_face_size = float(min_face_size)
+        self.min_image_side = int(min_image_side)
+        self.max_outside = float(max_outside)
 
     def detect(self, image: np.ndarray, key: object = None) -> list[Detection]:
         """All faces in ``image`` (RGB uint8 (H, W, 3)), sorted left to right; [] if none
@@ -528,7 +547,7 @@ class BlazeFaceDetector(FaceDetector):
         for stage in self.stages:
             jobs = []  # (image index, x0, y0, crop)
             for i, im in enumerate(images):
-                if stage.fallback and results[i]:
+                if (stage.fallback and results[i]) or image_too_small(im.shape, self.min_image_side):
                     continue
                 h, w = im.shape[:2]
                 n = stage.grid(h, w)
@@ -540,10 +559,20 @@ class BlazeFaceDetector(FaceDetector):
                 dets = self._run([j[3] for j in chunk], stage.variant, stage.margin)
                 for (i, x0, y0, _), ds in zip(chunk, dets):
                     shift = np.array([x0, y0], np.float32)
-                    found[i] = merge_detections(found.get(i, []), [_shifted(d, shift) for d in ds])
+                    ds = self._plausible([_shifted(d, shift) for d in ds], images[i].shape)
+                    found[i] = merge_detections(found.get(i, []), ds)
             for i, ds in found.items():
                 results[i] = merge_detections(results[i], ds)
         return [sort_left_to_right(r) for r in results]
+
+    def _plausible(self, dets: list[Detection], shape: tuple[int, ...]) -> list[Detection]:
+        """``dets`` (image coordinates) without boxes below the minimum face size or mostly
+        outside an image of ``shape`` (see :mod:`prnet.detect.limits`)."""
+        if not dets:
+            return dets
+        keep = plausible_boxes(np.stack([d.box for d in dets]), shape, self.min_face_size,
+                               self.max_outside)
+        return [d for d, k in zip(dets, keep) if k]
 
     @torch.inference_mode()
     def _run(
