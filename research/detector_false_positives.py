@@ -8,14 +8,16 @@ the same face pasted on a 192-px grey canvas ("small_ctx").
 Non-face sets, generated deterministically (no downloads): uniform and Gaussian noise at
 8-640 px (square and thin strips), low-frequency noise (tiny noise upscaled, blurred noise),
 flat colours, gradients, checkerboards, random shapes, text, and background crops of dev
-images (strips beside the face that exclude the landmark box grown 1.8×).
+images (strips beside the face that exclude the landmark box grown 1.8×), and 100 uniform-noise
+images at the networks' own input sizes (96-256 px).
 
 Reports per detector: recall per face set, false-positive images / detections per non-face
 kind, the score and box-size distributions of false positives vs true faces, and a sweep of
 the minimum face size N (shorter box side, px of the original image) and minimum image side M.
 
 Usage: ``python research/detector_false_positives.py [--detectors ...] [--no-limits]``
-(``--no-limits`` turns off the detector's size limits and box checks: the "before" figures).
+(``--no-limits`` turns off the detector's size limits, box and noise checks: the "before"
+figures).
 """
 
 from __future__ import annotations
@@ -173,6 +175,10 @@ def non_faces(data: Path, seed: int = 0) -> Iterator[Sample]:
     yield from smooth_noise(rng)
     yield from synthetic(rng)
     yield from background_crops(data)
+    rng = np.random.default_rng(seed + 1)
+    for size in (96, 128, 160, 192, 256):  # noise at the networks' own input resolution
+        for _ in range(20):
+            yield "noise_native", rng.integers(0, 256, (size, size, 3), dtype=np.uint8), None
 
 
 # ----------------------------------------------------------------------------- measuring
@@ -287,6 +293,7 @@ def main() -> None:
         det = get_detector(name)
         if args.no_limits:
             det.min_face_size, det.min_image_side, det.max_outside = -np.inf, 0, np.inf
+            det.min_correlation = -np.inf
         t = time.perf_counter()
         f_recs, o_recs = records(det, faces), records(det, others)
         report(name, f_recs, o_recs)
