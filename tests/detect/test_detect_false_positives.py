@@ -89,18 +89,20 @@ def test_image_below_the_minimum_side_is_no_face(astronaut: np.ndarray, detector
 def test_limits_are_documented_defaults(detectors: dict) -> None:
     assert isinstance(limits.MIN_FACE_SIZE, int) and limits.MIN_FACE_SIZE > 0
     assert isinstance(limits.MIN_IMAGE_SIDE, int) and 0 < limits.MIN_IMAGE_SIDE
-    assert 0 < limits.MAX_OUTSIDE < 1
-    for name in ("MIN_FACE_SIZE", "MIN_IMAGE_SIDE", "MAX_OUTSIDE"):
+    assert 0 < limits.MAX_OUTSIDE < 1 and 0 < limits.MIN_CORRELATION < 1
+    for name in ("MIN_FACE_SIZE", "MIN_IMAGE_SIDE", "MAX_OUTSIDE", "MIN_CORRELATION"):
         assert name in (limits.__doc__ or "")
     for det in detectors.values():
         assert isinstance(det, BlazeFaceDetector)
         assert det.min_face_size == limits.MIN_FACE_SIZE
         assert det.min_image_side == limits.MIN_IMAGE_SIDE
         assert det.max_outside == limits.MAX_OUTSIDE
+        assert det.min_correlation == limits.MIN_CORRELATION
 
 
 def test_limits_can_be_turned_off(astronaut: np.ndarray) -> None:
-    det = BlazeFaceDetector(min_face_size=0, min_image_side=0, max_outside=np.inf)
+    det = BlazeFaceDetector(min_face_size=0, min_image_side=0, max_outside=np.inf,
+                            min_correlation=-np.inf)
     s = limits.MIN_FACE_SIZE / 2 / ASTRONAUT_FACE
     small = cv2.resize(astronaut, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
     (found,) = det.detect(small)
@@ -113,13 +115,24 @@ def test_plausible_boxes() -> None:
             [10, 10, 60, 60],  # inside, 50 px: kept
             [10, 10, 20, 20],  # 10 px: too small
             [-70, 10, 30, 110],  # 100 px, 70 % outside: dropped
-            [-20, 0, 80, 100],  # 100 px, 19.5 % outside (edge at -0.5): kept
+            [-20, 0, 80, 100],  # 100 px, 20 % outside (image edges at -0.5, 99.5): kept
             [0, 0, np.nan, 50],  # not finite
         ],
         np.float32,
     )
     keep = limits.plausible_boxes(boxes, (100, 100, 3))
     assert keep.tolist() == [True, False, False, True, False]
-    np.testing.assert_allclose(limits.outside_fraction(boxes[[0, 3]], (100, 100)), [0, 0.195])
+    np.testing.assert_allclose(limits.outside_fraction(boxes[[0, 3]], (100, 100)), [0, 1 - 80.5 * 99.5 / 1e4])
     assert limits.image_too_small((limits.MIN_IMAGE_SIDE - 1, 500, 3))
     assert not limits.image_too_small((limits.MIN_IMAGE_SIDE, 500, 3))
+
+
+def test_noise_has_no_pixel_correlation_photos_do(astronaut: np.ndarray) -> None:
+    noise = np.random.default_rng(1).integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    box = np.array([10, 10, 100, 100], np.float32)
+    assert abs(limits.pixel_correlation(noise, box)) < 0.1
+    face = np.array([177.3, 80.2, 271.7, 174.6], np.float32)
+    assert limits.pixel_correlation(astronaut, face) > 0.9
+    assert limits.pixel_correlation(np.zeros((50, 50, 3), np.uint8), box) == 1.0
+    assert limits.structured(astronaut, np.stack([face, face])).tolist() == [True, True]
+    assert limits.structured(noise, box[None]).tolist() == [False]
