@@ -159,7 +159,6 @@ def background_crops(data: Path, grow: float = 1.8, min_side: int = 48) -> Itera
     grown ``grow``× about its centre (only strips at least ``min_side`` px on both sides)."""
     for f in sorted((data / "aflw2000-3d-dev").glob("*.jpg")):
         im, gt = read_rgb(f), landmark_box(f.with_suffix(".mat"))
-        h, w = im.shape[:2]
         c, half = (gt[:2] + gt[2:]) / 2, (gt[2:] - gt[:2]).max() * grow / 2
         x0, y0 = (int(np.floor(v)) for v in c - half)
         x1, y1 = (int(np.ceil(v)) for v in c + half)
@@ -198,9 +197,11 @@ def records(det, samples: list[Sample], batch: int = 16) -> list[dict]:
             inside = np.clip(np.minimum(boxes[:, 2:], [w - 0.5, h - 0.5])
                              - np.maximum(boxes[:, :2], -0.5), 0, None).prod(1)
             area = np.clip(boxes[:, 2:] - boxes[:, :2], 1e-6, None)
-            out.append(dict(kind=kind, short=min(h, w), score=np.array([d.score for d in ds]),
-                            side=sides, iou=iou, gt=gt is not None,
-                            outside=1 - inside / area.prod(1), aspect=area[:, 0] / area[:, 1]))
+            out.append({
+                "kind": kind, "short": min(h, w), "score": np.array([d.score for d in ds]),
+                "side": sides, "iou": iou, "gt": gt is not None,
+                "outside": 1 - inside / area.prod(1), "aspect": area[:, 0] / area[:, 1],
+            })
     return out
 
 
