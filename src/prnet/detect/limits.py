@@ -8,8 +8,9 @@ turn that into "no face"; they were chosen with ``research/detector_false_positi
 
 * :data:`MIN_FACE_SIZE`: a detection box whose shorter side is below it (pixels of the
   original image) is dropped. The smallest true face box on the 400 AFLW2000-3D dev images and
-  1,930 faces-extra photos is 44 px; dev faces scaled down to a 16-px landmark box are still
-  found (boxes of 17-20 px) while 3/4 of the noise detections are 1-15 px.
+  1,930 faces-extra photos is 44 px; dev faces scaled down to a 20-px landmark box are all
+  still found (16 px: 182/200, 199 without the limit), while every detection on uniform or
+  Gaussian noise of 8-640 px was 1-15 px.
 * :data:`MIN_IMAGE_SIDE`: an image whose shorter side is below it gives no face at all (the
   smallest face the detector reports needs at least that much image).
 * :data:`MIN_CORRELATION`: a detection whose box holds no spatial structure (correlation of
