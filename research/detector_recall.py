@@ -6,7 +6,8 @@ min/max) is compared with it: IoU, centre offset and size ratio (both relative t
 landmark box size). ``ms/img`` is the mean wall time of ``detector.detect(image)`` (one
 image at a time, image decoding excluded) on the chosen device.
 
-Usage: ``python research/detector_recall.py [--detectors blazeface blazeface_short ...]``
+Usage: ``python research/detector_recall.py [--detectors blazeface blazeface_short ...]
+[--no-limits]`` (``--no-limits``: without the detector's size limits and noise check).
 """
 
 from __future__ import annotations
@@ -108,6 +109,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="use only the first N of each set")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    ap.add_argument("--no-limits", action="store_true",
+                    help="turn off the size limits and box / noise checks (prnet.detect.limits)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -139,6 +142,9 @@ def main() -> None:
     lines = []
     for name in args.detectors:
         det = get_detector(name, device=args.device)
+        if args.no_limits:
+            det.min_face_size, det.min_image_side, det.max_outside = -np.inf, 0, np.inf
+            det.min_correlation = -np.inf
         d_dets, d_ms = timed(det, dev)
         e_dets, e_ms = timed(det, extra)
         hit = np.array([bool(d) for d in d_dets])

@@ -5,6 +5,8 @@
 [Detection(box=array([x0, y0, x1, y1]), score=0.97, keypoints=array(6×2))]
 
 Precomputed boxes (``--boxes FILE``) come from :meth:`BoxesDetector.from_json`.
+BlazeFace reports no face smaller than :data:`MIN_FACE_SIZE` px, none in an image shorter than
+:data:`MIN_IMAGE_SIDE` px and none on noise (:mod:`prnet.detect.limits`).
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ from collections.abc import Callable
 
 from prnet.detect.base import KEYPOINT_NAMES, Detection, FaceDetector
 from prnet.detect.boxes import BoxesDetector
+from prnet.detect.limits import MIN_FACE_SIZE, MIN_IMAGE_SIDE
 from prnet.errors import PRNetError
 
 __all__ = [
     "KEYPOINT_NAMES",
+    "MIN_FACE_SIZE",
+    "MIN_IMAGE_SIDE",
     "BoxesDetector",
     "Detection",
     "FaceDetector",

@@ -20,6 +20,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from prnet.detect.base import Detection, FaceDetector, check_image, sort_left_to_right
+from prnet.detect.limits import (
+    MAX_OUTSIDE,
+    MIN_CORRELATION,
+    MIN_FACE_SIZE,
+    MIN_IMAGE_SIDE,
+    image_too_small,
+    plausible_boxes,
+    structured,
+)
 from prnet.errors import PRNetError, WeightsError
 from prnet.geometry.boxes import box_iou
 from prnet.weights import WEIGHTS, WeightEntry, verified_path
@@ -478,6 +487,15 @@ class BlazeFaceDetector(FaceDetector):
         score_threshold: overrides each variant's MediaPipe default (0.5 short, 0.6 full).
         iou_threshold: overrides the weighted-NMS suppression IoU (MediaPipe: 0.3).
         batch_size: network inputs per forward pass.
+        min_face_size: detections whose box is shorter than this on a side (px of the image)
+            are dropped (:data:`prnet.detect.limits.MIN_FACE_SIZE`; 0 keeps all).
+        min_image_side: images shorter than this on a side give no face
+            (:data:`prnet.detect.limits.MIN_IMAGE_SIDE`; 0: no limit).
+        max_outside: detections with more than this fraction of their box outside the image
+            are dropped (:data:`prnet.detect.limits.MAX_OUTSIDE`; inf keeps all).
+        min_correlation: detections whose box holds noise (neighbouring-pixel correlation
+            below this) are dropped (:data:`prnet.detect.limits.MIN_CORRELATION`; -inf keeps
+            all).
 
     Raises:
         PRNetError: no stage or unknown variant. WeightsError: weights missing or corrupt.
@@ -491,6 +509,10 @@ class BlazeFaceDetector(FaceDetector):
         iou_threshold: float | None = None,
         batch_size: int = 32,
         name: str = "blazeface",
+        min_face_size: float = MIN_FACE_SIZE,
+        min_image_side: int = MIN_IMAGE_SIDE,
+        max_outside: float = MAX_OUTSIDE,
+        min_correlation: float = MIN_CORRELATION,
     ) -> None:
         self.stages = tuple(Stage(st) if isinstance(st, str) else st for st in stages)
         if not self.stages:
@@ -506,6 +528,10 @@ class BlazeFaceDetector(FaceDetector):
         self.score_threshold = score_threshold
         self.iou_threshold = iou_threshold
         self.batch_size = max(1, int(batch_size))
+        self.min_face_size = float(min_face_size)
+        self.min_image_side = int(min_image_side)
+        self.max_outside = float(max_outside)
+        self.min_correlation = float(min_correlation)
 
     def detect(self, image: np.ndarray, key: object = None) -> list[Detection]:
         """All faces in ``image`` (RGB uint8 (H, W, 3)), sorted left to right; [] if none
@@ -528,7 +554,7 @@ class BlazeFaceDetector(FaceDetector):
         for stage in self.stages:
             jobs = []  # (image index, x0, y0, crop)
             for i, im in enumerate(images):
-                if stage.fallback and results[i]:
+                if (stage.fallback and results[i]) or image_too_small(im.shape, self.min_image_side):
                     continue
                 h, w = im.shape[:2]
                 n = stage.grid(h, w)
@@ -540,10 +566,22 @@ class BlazeFaceDetector(FaceDetector):
                 dets = self._run([j[3] for j in chunk], stage.variant, stage.margin)
                 for (i, x0, y0, _), ds in zip(chunk, dets):
                     shift = np.array([x0, y0], np.float32)
-                    found[i] = merge_detections(found.get(i, []), [_shifted(d, shift) for d in ds])
+                    ds = self._plausible([_shifted(d, shift) for d in ds], images[i])
+                    found[i] = merge_detections(found.get(i, []), ds)
             for i, ds in found.items():
                 results[i] = merge_detections(results[i], ds)
         return [sort_left_to_right(r) for r in results]
+
+    def _plausible(self, dets: list[Detection], image: np.ndarray) -> list[Detection]:
+        """``dets`` (coordinates of ``image``) without boxes below the minimum face size,
+        mostly outside the image or on noise (see :mod:`prnet.detect.limits`)."""
+        if not dets:
+            return dets
+        boxes = np.stack([d.box for d in dets])
+        keep = plausible_boxes(boxes, image.shape, self.min_face_size, self.max_outside)
+        if keep.any() and self.min_correlation > -np.inf:
+            keep[keep] = structured(image, boxes[keep], self.min_correlation)
+        return [d for d, k in zip(dets, keep) if k]
 
     @torch.inference_mode()
     def _run(
