@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from prnet.errors import InputShapeError, InvalidInputError, ReconstructionError
+from prnet.geometry.crop import CROP
 
 #: Smallest side of a box (or of a landmark set's box), in image pixels.
 MIN_SIDE = 2.0
@@ -34,8 +35,6 @@ MAX_SIDE_FACTOR = 20.0
 MIN_LANDMARK_SPREAD = 8.0
 #: Largest extent of a face (x, y and z), in crop sides.
 MAX_EXTENT_CROPS = 4.0
-#: Crop side in pixels (the network's input).
-CROP = 256
 #: Allowed UV texture sides.
 TEXTURE_SIZES = (16, 4096)
 
