@@ -11,6 +11,7 @@ from pathlib import Path
 from prnet.cli.messages import printable, say, tell
 from prnet.cli.options import load_prn, model_parser
 from prnet.errors import ImageReadError, PRNetError
+from prnet.geometry.uv import UV_RES
 from prnet.io._quiet import quiet_warnings
 
 log = logging.getLogger(__name__)
@@ -156,7 +157,8 @@ def _register_texture(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="images, folders or glob patterns")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
     p.add_argument(
-        "--size", type=int, default=256, metavar="N", help="texture side in texels (default 256)"
+        "--size", type=int, default=UV_RES, metavar="N",
+        help=f"texture side in texels (default {UV_RES})",
     )
     p.add_argument(
         "--fill",

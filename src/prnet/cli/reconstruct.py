@@ -25,6 +25,7 @@ from prnet.cli.messages import printable, say, tell
 from prnet.cli.options import load_prn, model_parser
 from prnet.cli.stems import plan_outputs
 from prnet.errors import ImageReadError, PRNetError
+from prnet.geometry.uv import UV_RES
 from prnet.io._atomic import remove_stale_temporaries
 from prnet.io._quiet import quiet_warnings
 
@@ -85,8 +86,8 @@ def _add_output_flags(p: argparse.ArgumentParser, demo: bool) -> None:
                      + " ".join(f"--{o.name}" for o in modifiers))
     for o in modifiers:
         out.add_argument(f"--{o.name}", action="store_true", help=o.help)
-    out.add_argument("--texture-size", type=int, default=256, metavar="N",
-                     help="side of the UV texture image for --texture and --glb (default 256)")
+    out.add_argument("--texture-size", type=int, default=UV_RES, metavar="N",
+                     help=f"side of the UV texture image for --texture and --glb (default {UV_RES})")
     out.add_argument("--mask-invisible", action="store_true",
                      help="black out self-occluded texels in the UV texture")
 

@@ -15,9 +15,8 @@ from scipy.interpolate import PchipInterpolator
 from scipy.spatial import Delaunay, cKDTree
 
 from prnet.bfm import BFM
-from prnet.uv.layout import projection_centre
+from prnet.uv.layout import RES, projection_centre
 
-RES = 256
 # 68-point groups (0-based) used for regions
 JAW = np.arange(0, 17)
 BROWS = np.arange(17, 27)
