@@ -64,21 +64,23 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for name, a in drawings.items():
         for level in range(10):
-            ms, n = _best(lambda: _cv(a, ".png", [cv2.IMWRITE_PNG_COMPRESSION, level]), args.repeats)
+            ms, n = _best(lambda a=a, level=level: _cv(a, ".png", [cv2.IMWRITE_PNG_COMPRESSION, level]),
+                             args.repeats)
             print(f"| {name} | opencv png | {level} | {ms * 1e3:.1f} | {n / 1024:.0f} |")
         for level in range(10):
-            ms, n = _best(lambda: _pil(a, compress_level=level), args.repeats)
+            ms, n = _best(lambda a=a, level=level: _pil(a, compress_level=level), args.repeats)
             print(f"| {name} | pillow png | {level} | {ms * 1e3:.1f} | {n / 1024:.0f} |")
         if name != "depth16":
             for q in (90, 95):
-                ms, n = _best(lambda: _cv(a, ".jpg", [cv2.IMWRITE_JPEG_QUALITY, q]), args.repeats)
+                ms, n = _best(lambda a=a, q=q: _cv(a, ".jpg", [cv2.IMWRITE_JPEG_QUALITY, q]),
+                                 args.repeats)
                 print(f"| {name} | opencv jpeg | q{q} | {ms * 1e3:.1f} | {n / 1024:.0f} |")
     comb = combined_drawing(faces)
     for q in (90, 92, 95):
-        ms, n = _best(lambda: _cv(comb, ".jpg", [cv2.IMWRITE_JPEG_QUALITY, q]), 1)
+        ms, n = _best(lambda q=q: _cv(comb, ".jpg", [cv2.IMWRITE_JPEG_QUALITY, q]), 1)
         print(f"| combined | opencv jpeg | q{q} | {ms * 1e3:.1f} | {n / 1024:.0f} |")
     for level in (1, 6):
-        ms, n = _best(lambda: _cv(comb, ".png", [cv2.IMWRITE_PNG_COMPRESSION, level]), 1)
+        ms, n = _best(lambda level=level: _cv(comb, ".png", [cv2.IMWRITE_PNG_COMPRESSION, level]), 1)
         print(f"| combined | opencv png | {level} | {ms * 1e3:.1f} | {n / 1024:.0f} |")
     ms, n = _best(lambda: _pil(comb), 1)
     print(f"| combined | pillow png | default (6) | {ms * 1e3:.1f} | {n / 1024:.0f} |")

@@ -15,7 +15,7 @@ import numpy as np
 from prnet.errors import PRNetError
 from prnet.io._atomic import atomic_open
 
-__all__ = ["DRAWING_PNG_LEVEL", "DEPTH_PNG_LEVEL", "COMBINED_JPEG_QUALITY", "write_jpeg",
+__all__ = ["COMBINED_JPEG_QUALITY", "DEPTH_PNG_LEVEL", "DRAWING_PNG_LEVEL", "write_jpeg",
            "write_png"]
 
 #: zlib level of the per-face region drawings (``_viz_*.png``).
