@@ -46,6 +46,15 @@ def exported(face, tmp_path_factory):
     return out, paths
 
 
+@pytest.fixture(scope="module")
+def exported_full(face, tmp_path_factory):
+    """The image outputs written with ``full_frame`` (the whole image per face)."""
+    out = tmp_path_factory.mktemp("export_full")
+    paths = export_face(face, out, "img", ExportOptions.from_names(["depth", "viz"],
+                                                                   full_frame=True))
+    return out, paths
+
+
 def test_options_defaults_and_names():
     o = ExportOptions()
     assert o.names == [n for n in OUTPUTS if n in DEFAULT_OUTPUTS]
@@ -130,8 +139,8 @@ def test_pose_txt_json(face, exported):
         np.testing.assert_allclose(cam, p.camera_matrix, rtol=1e-6, atol=1e-6)
 
 
-def test_depth_png_and_npy(face, exported):
-    out, _ = exported
+def test_depth_png_and_npy(face, exported_full):
+    out, _ = exported_full
     raw = np.load(out / "img_0_depth.npy")
     assert raw.shape == face.image_shape and raw.dtype == np.float32
     np.testing.assert_allclose(raw, face.depth(normalize=False))
@@ -168,8 +177,8 @@ def test_npz_and_mat(face, exported):
         "landmark_visibility"].tolist()
 
 
-def test_viz_pngs(face, exported):
-    out, _ = exported
+def test_viz_pngs(face, exported_full):
+    out, _ = exported_full
     for kind in ("landmarks", "dense", "pose", "mesh"):
         img = read_image(out / f"img_0_viz_{kind}.png")
         assert img.shape == face.image.shape

@@ -55,7 +55,8 @@ def test_demo_subprocess(tmp_path):
     assert "1 image, 1 face, 0 without a face, 0 failed" in res.stdout
     summary = json.loads((out / "astronaut.json").read_text())
     assert len(summary["faces"]) == 1
-    assert len(summary["files"]) == 24  # --all: every output, frontal meshes and GLB included
+    # --all: every output, frontal meshes and GLB included, plus the combined astronaut_viz.jpg
+    assert len(summary["files"]) == 25 and summary["image_files"] == ["astronaut_viz.jpg"]
     assert all((out / f).is_file() for f in summary["files"])
     assert {"astronaut_0.obj", "astronaut_0_tex.obj", "astronaut_0_frontal.obj",
             "astronaut_0.ply", "astronaut_0.npz", "astronaut_0.mat", "astronaut_0_depth.npy",

@@ -109,7 +109,8 @@ def test_export_options_api():
     assert ExportOptions(ply=True) == ExportOptions.from_names(["ply", "obj", "kpt", "pose"])
     o = ExportOptions.all(texture_size=64, mask_invisible=True)
     assert o.texture and o.glb and o.texture_size == 64 and o.mask_invisible
-    assert o.to_json() == {"outputs": list(OUTPUTS), "texture_size": 64, "mask_invisible": True}
+    assert o.to_json() == {"outputs": list(OUTPUTS), "texture_size": 64, "mask_invisible": True,
+                           "full_frame": False}
     with pytest.raises(PRNetError, match="unknown outputs"):
         ExportOptions(stl=True)
     with pytest.raises(AttributeError):
@@ -141,8 +142,10 @@ def test_image_json_has_schema_version(face, tmp_path):
     s = json.loads(paths[-1].read_text())
     assert s["schema"] == SCHEMA_VERSION == 1
     assert list(s) == ["schema", "prnet_version", "image", "height", "width", "faces", "files",
-                       "options"]
+                       "image_files", "options"]
     rec = face_record(face)
+    region = s["faces"][0].pop("region")  # added in schema 1 with the region outputs
+    assert len(region) == 4 and all(isinstance(v, int) for v in region)
     assert s["faces"][0] == {**json.loads(json.dumps(rec)), "files": s["files"]}
     assert list(rec) == ["index", "box", "score", "landmarks", "landmark_visibility",
                          "visible_fraction", "pose"]

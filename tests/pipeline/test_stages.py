@@ -76,10 +76,13 @@ def test_order_of_faces(prn, astro):
 def test_cheap_outputs_do_not_pay_for_dense_ones(prn, astro):
     face = prn.reconstruct(astro)[0]
     _ = face.landmarks, face.pose
-    for costly in ("colors", "raster", "visibility", "landmark_visibility", "frontal_vertices"):
+    for costly in ("colors", "raster", "region_raster", "visibility", "landmark_visibility",
+                   "frontal_vertices"):
         assert costly not in face.__dict__, costly
     _ = face.landmark_visibility
-    assert "raster" in face.__dict__ and "colors" not in face.__dict__
+    # the z-buffer of the face's box only: no (H, W) frame-sized arrays
+    assert "region_raster" in face.__dict__ and "raster" not in face.__dict__
+    assert "colors" not in face.__dict__
 
 
 def test_model_options_checked_and_shared():

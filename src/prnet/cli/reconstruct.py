@@ -90,6 +90,11 @@ def _add_output_flags(p: argparse.ArgumentParser, demo: bool) -> None:
                      help=f"side of the UV texture image for --texture and --glb (default {UV_RES})")
     out.add_argument("--mask-invisible", action="store_true",
                      help="black out self-occluded texels in the UV texture")
+    out.add_argument("--full-frame", action="store_true",
+                     help="--viz drawings and --depth cover the whole image, one copy per face "
+                          "(the behaviour before region outputs); default: the face's region "
+                          "(its mesh box + 25%% margin, offset in <stem>.json) and one combined "
+                          "<stem>_viz.jpg")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -132,7 +137,8 @@ def _export_options(args: argparse.Namespace, demo: bool = False):
         names = chosen or list(default_names())
         names += [o.name for o in registered() if o.modifier and getattr(args, o.name, False)]
     return ExportOptions.from_names(names, texture_size=args.texture_size,
-                                    mask_invisible=args.mask_invisible)
+                                    mask_invisible=args.mask_invisible,
+                                    full_frame=args.full_frame)
 
 
 @dataclass

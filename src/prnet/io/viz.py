@@ -9,6 +9,7 @@ import numpy as np
 
 from prnet.errors import InputShapeError
 from prnet.render.images import render_shaded
+from prnet.render.raster import Raster
 
 __all__ = [
     "LANDMARK_CONTOURS",
@@ -229,6 +230,7 @@ def draw_mesh_overlay(
     color: Color = (255, 255, 255),
     light: tuple[float, float, float] = (0.0, 0.0, 1.0),
     ambient: float = 0.3,
+    raster: Raster | None = None,
 ) -> np.ndarray:
     """Blend a shaded rendering of the mesh over the image.
 
@@ -245,6 +247,8 @@ def draw_mesh_overlay(
         color: RGB albedo of the mesh.
         light: light direction.
         ambient: ambient term in [0, 1].
+        raster: the mesh's :func:`prnet.render.rasterize` result for this image size, to
+            reuse (optional).
 
     Returns:
         A new (H, W, 3) uint8 image.
@@ -253,7 +257,8 @@ def draw_mesh_overlay(
     if not 0.0 <= alpha <= 1.0:
         raise InputShapeError(f"alpha must lie in [0, 1], got {alpha}")
     h, w = out.shape[:2]
-    shade, mask = render_shaded(vertices, triangles, h, w, light=light, ambient=ambient)
+    shade, mask = render_shaded(vertices, triangles, h, w, light=light, ambient=ambient,
+                                raster=raster)
     if mask.any():
         lit = shade[mask][:, None] * np.asarray(color, np.float32)[None, :]
         blend = (1.0 - alpha) * out[mask].astype(np.float32) + alpha * lit

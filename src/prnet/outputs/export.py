@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from prnet.errors import PRNetError
 from prnet.io import write_json
+from prnet.outputs.encode import write_jpeg
 from prnet.outputs.options import ExportOptions
+from prnet.outputs.regions import combined_drawing
 from prnet.outputs.registry import registered
 from prnet.outputs.schema import face_record, image_record
 from prnet.validation import check_finite
@@ -80,6 +82,7 @@ def export_image_summary(
     image_shape: tuple[int, int] | None = None,
     files: Sequence[Sequence[Path]] | None = None,
     options: ExportOptions | None = None,
+    image_files: Sequence[Path] = (),
 ) -> Path:
     """Write ``<out_dir>/<stem>.json``: :func:`prnet.outputs.schema.image_record` with the file
     names relative to ``out_dir`` (``/`` separated). Also for an image without faces.
@@ -93,6 +96,7 @@ def export_image_summary(
         image_shape: (height, width); taken from the faces when omitted.
         files: per face, the paths :func:`export_face` wrote (same order as ``faces``).
         options: the export options the files were written with (null when not given).
+        image_files: files of the whole image (the combined ``<stem>_viz.jpg``).
 
     Returns:
         The path of the JSON file.
@@ -106,7 +110,8 @@ def export_image_summary(
     if len(files) != len(faces):
         raise PRNetError(f"files: expected one list per face ({len(faces)}), got {len(files)}")
     record = image_record(faces, source=source, image_shape=image_shape,
-                          files=[_relative(fs, folder) for fs in files], options=options)
+                          files=[_relative(fs, folder) for fs in files], options=options,
+                          image_files=_relative(image_files, folder))
     if source is not None and stem != Path(os.fspath(source)).stem:
         record["stem"] = stem  # a stem made unique (another input has the same name)
     return write_json(folder / f"{stem}.json", record)
@@ -121,7 +126,8 @@ def export_image(
     source: str | os.PathLike | None = None,
     image_shape: tuple[int, int] | None = None,
 ) -> list[Path]:
-    """Every output for one image: :func:`export_face` for each face, then the summary JSON.
+    """Every output for one image: :func:`export_face` for each face, the image's combined
+    ``<stem>_viz.jpg`` (with ``viz``, unless ``full_frame``), then the summary JSON.
 
     Returns:
         All paths written, the ``<stem>.json`` summary last.
@@ -133,9 +139,13 @@ def export_image(
     opts = options if options is not None else ExportOptions()
     check_faces(faces)  # all faces before the first file: an image is written whole or not at all
     per_face = [export_face(f, out_dir, stem, opts) for f in faces]
+    image_files = []
+    if faces and opts.viz and not opts.full_frame:
+        image_files.append(write_jpeg(Path(out_dir) / f"{stem}_viz.jpg", combined_drawing(faces)))
     summary = export_image_summary(faces, out_dir, stem, source=source,
-                                   image_shape=image_shape, files=per_face, options=opts)
-    return [p for ps in per_face for p in ps] + [summary]
+                                   image_shape=image_shape, files=per_face, options=opts,
+                                   image_files=image_files)
+    return [p for ps in per_face for p in ps] + image_files + [summary]
 
 
 def is_exported(out_dir: str | os.PathLike, stem: str, options: ExportOptions | None = None) -> bool:

@@ -25,6 +25,9 @@ class ExportOptions:
     Args:
         texture_size: side of the UV texture image in pixels (``texture``, ``glb``), 16..4096.
         mask_invisible: black out texels hidden by the face itself in the UV texture.
+        full_frame: per-face image outputs (``viz`` drawings, ``depth``) cover the whole image,
+            as before version 2 of the outputs, instead of the face's region (its mesh box plus
+            :data:`prnet.outputs.regions.MARGIN`), and no combined ``<stem>_viz.jpg``.
         **switches: ``name=bool`` for registered outputs.
 
     Raises:
@@ -32,10 +35,10 @@ class ExportOptions:
             integer in [16, 4096].
     """
 
-    __slots__ = ("_names", "mask_invisible", "texture_size")
+    __slots__ = ("_names", "full_frame", "mask_invisible", "texture_size")
 
     def __init__(self, *, texture_size: int = UV_RES, mask_invisible: bool = False,
-                 **switches: bool) -> None:
+                 full_frame: bool = False, **switches: bool) -> None:
         _check_names(switches)
         on = {n for n in default_names() if switches.get(n, True)}
         on |= {n for n, v in switches.items() if v}
@@ -43,6 +46,7 @@ class ExportOptions:
         object.__setattr__(self, "_names", frozenset(on))
         object.__setattr__(self, "texture_size", texture_size)
         object.__setattr__(self, "mask_invisible", mask_invisible)
+        object.__setattr__(self, "full_frame", bool(full_frame))
 
     @classmethod
     def from_names(cls, names: Iterable[str], **kwargs: Any) -> ExportOptions:
@@ -66,9 +70,10 @@ class ExportOptions:
         return [n for n in output_names() if n in self._names]
 
     def to_json(self) -> dict[str, Any]:
-        """``{"outputs": names, "texture_size", "mask_invisible"}``, as recorded in ``<stem>.json``."""
+        """``{"outputs": names, "texture_size", "mask_invisible", "full_frame"}``, as recorded
+        in ``<stem>.json``."""
         return {"outputs": self.names, "texture_size": int(self.texture_size),
-                "mask_invisible": bool(self.mask_invisible)}
+                "mask_invisible": bool(self.mask_invisible), "full_frame": bool(self.full_frame)}
 
     def __getattr__(self, name: str) -> bool:
         if name in output_names():
@@ -87,14 +92,16 @@ class ExportOptions:
         return self.to_json() == other.to_json()
 
     def __hash__(self) -> int:
-        return hash((self._names, int(self.texture_size), bool(self.mask_invisible)))
+        return hash((self._names, int(self.texture_size), bool(self.mask_invisible),
+                     self.full_frame))
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return _restore, (tuple(self.names), self.texture_size, self.mask_invisible)
+        return _restore, (tuple(self.names), self.texture_size, self.mask_invisible,
+                          self.full_frame)
 
     def __repr__(self) -> str:
         return (f"ExportOptions(outputs={self.names}, texture_size={self.texture_size}, "
-                f"mask_invisible={self.mask_invisible})")
+                f"mask_invisible={self.mask_invisible}, full_frame={self.full_frame})")
 
 
 def _check_names(names: Iterable[str]) -> None:
@@ -103,5 +110,7 @@ def _check_names(names: Iterable[str]) -> None:
         raise PRNetError(f"unknown outputs {unknown}; valid: {', '.join(output_names())}")
 
 
-def _restore(names: tuple[str, ...], texture_size: int, mask_invisible: bool) -> ExportOptions:
-    return ExportOptions.from_names(names, texture_size=texture_size, mask_invisible=mask_invisible)
+def _restore(names: tuple[str, ...], texture_size: int, mask_invisible: bool,
+             full_frame: bool = False) -> ExportOptions:
+    return ExportOptions.from_names(names, texture_size=texture_size,
+                                    mask_invisible=mask_invisible, full_frame=full_frame)

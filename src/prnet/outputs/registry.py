@@ -137,13 +137,15 @@ def _register_builtins() -> None:
         Output("pose", ("_pose.txt", "_pose.json"),
                "head pose (yaw, pitch, roll; 3x4 camera) as TXT and JSON", pose.write,
                default=True),
-        Output("depth", ("_depth.png", "_depth.npy"), "depth image PNG and raw float32 .npy",
+        Output("depth", ("_depth.png", "_depth.npy"), "depth of the face's region: 16-bit PNG (z = png * scale + offset, "
+               "scale/offset in <stem>.json) and float32 .npy",
                depth.write),
         Output("mat", (".mat",), "MATLAB .mat with all arrays", mat.write),
         Output("ply", (".ply",), "binary PLY mesh with colours", ply.write),
         Output("npz", (".npz",), "NumPy .npz with all arrays", npz.write),
         Output("viz", tuple(f"_viz_{k}.png" for k in viz.DRAWINGS),
-               "PNG drawings: landmarks, dense points, pose box, depth, mesh overlay", viz.write),
+               "PNG drawings of the face's region: landmarks, dense points, pose box, depth, mesh "
+               "overlay; plus one <stem>_viz.jpg of all faces", viz.write),
         Output("glb", (".glb",), "binary glTF mesh with the UV texture (PBR material)",
                glb.write),
     ):

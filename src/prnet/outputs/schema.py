@@ -54,21 +54,34 @@ def image_record(
     image_shape: tuple[int, int] | None = None,
     files: Sequence[Sequence[str]] | None = None,
     options: ExportOptions | None = None,
+    image_files: Sequence[str] = (),
 ) -> dict[str, Any]:
     """JSON-ready description of one image: its faces and the files written for them.
 
     ``{"schema": SCHEMA_VERSION, "prnet_version", "image": source, "height", "width",
-    "faces": [face_record + "files"], "files": [every face's files], "options":
-    ExportOptions.to_json() or null}``. ``image_shape`` (height, width) defaults to the faces'
-    image; ``files`` (per face, names as they should appear) defaults to none.
+    "faces": [face_record + "files" (+ "region", "depth_encoding")], "files": [every face's
+    files, then the image's], "image_files": [the image's own files, e.g. <stem>_viz.jpg],
+    "options": ExportOptions.to_json() or null}``. ``image_shape`` (height, width) defaults to
+    the faces' image; ``files`` (per face, names as they should appear) defaults to none.
+
+    With ``options``, each face also gets ``"region"``: ``[x0, y0, width, height]`` of its
+    image outputs (:func:`prnet.outputs.regions.output_region`; the whole image with
+    ``full_frame``), and, when ``depth`` is written as a region, ``"depth_encoding"``:
+    ``{"scale", "offset"}`` of its 16-bit ``_depth.png``.
     """
     from prnet import __version__
+    from prnet.outputs.regions import depth_encoding, output_region
 
     if files is None:
         files = [[] for _ in faces]
     if image_shape is None and faces:
         image_shape = faces[0].image_shape
     entries = [{**face_record(f), "files": list(fs)} for f, fs in zip(faces, files, strict=True)]
+    if options is not None:
+        for e, f in zip(entries, faces, strict=True):
+            e["region"] = output_region(f, options).to_list()
+            if "depth" in options and not options.full_frame:
+                e["depth_encoding"] = depth_encoding(f)
     return {
         "schema": SCHEMA_VERSION,
         "prnet_version": __version__,
@@ -76,6 +89,7 @@ def image_record(
         "height": None if image_shape is None else int(image_shape[0]),
         "width": None if image_shape is None else int(image_shape[1]),
         "faces": entries,
-        "files": [name for fs in files for name in fs],
+        "files": [name for fs in files for name in fs] + list(image_files),
+        "image_files": list(image_files),
         "options": None if options is None else options.to_json(),
     }

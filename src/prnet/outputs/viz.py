@@ -1,4 +1,11 @@
-"""``viz``: drawings over the image, ``<base>_viz_<name>.png`` for each of :data:`DRAWINGS`."""
+"""``viz``: drawings over the image, ``<base>_viz_<name>.png`` for each of :data:`DRAWINGS`.
+
+By default each drawing covers the face's output region
+(:func:`prnet.outputs.regions.output_region`) and the image also gets one combined full-frame
+``<stem>_viz.jpg`` (:func:`prnet.outputs.regions.combined_drawing`, written by
+:func:`prnet.outputs.export_image`); with ``full_frame`` each drawing covers the whole image
+(:data:`DRAWINGS`, Pillow's PNG defaults, as before region outputs).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +24,8 @@ from prnet.io import (
     write_image,
 )
 from prnet.outputs._files import named
+from prnet.outputs.encode import DRAWING_PNG_LEVEL, write_png
+from prnet.outputs.regions import REGION_DRAWINGS, draw_region, output_region
 
 if TYPE_CHECKING:
     from prnet.outputs.options import ExportOptions
@@ -42,6 +51,11 @@ DRAWINGS: dict[str, Callable[[FaceResult], np.ndarray]] = {
 
 def write(face: FaceResult, base: Path, options: ExportOptions) -> list[Path]:
     """Write ``<base>_viz_landmarks.png``, ``_viz_dense.png``, ``_viz_pose.png``,
-    ``_viz_depth.png`` and ``_viz_mesh.png``."""
-    return [write_image(named(base, f"_viz_{name}.png"), draw(face))
-            for name, draw in DRAWINGS.items()]
+    ``_viz_depth.png`` and ``_viz_mesh.png`` (of the face's region, or of the whole image with
+    ``options.full_frame``)."""
+    if options.full_frame:
+        return [write_image(named(base, f"_viz_{name}.png"), draw(face))
+                for name, draw in DRAWINGS.items()]
+    region = output_region(face, options)
+    return [write_png(named(base, f"_viz_{name}.png"), draw_region(face, name, region),
+                      DRAWING_PNG_LEVEL) for name in REGION_DRAWINGS]

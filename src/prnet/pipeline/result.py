@@ -15,7 +15,8 @@ import numpy as np
 from prnet.geometry.frontalize import frontalize
 from prnet.geometry.pose import Pose, estimate_pose
 from prnet.pipeline.plan import FacePlan
-from prnet.render import Raster, rasterize, render_depth, sample_bilinear, vertex_visibility
+from prnet.render import Raster, sample_bilinear
+from prnet.render.region import Region, mesh_region, paste, rasterize_region, region_visibility
 from prnet.render.uv_texture import masked_texture
 from prnet.uv.layout import RES, UVLayout
 from prnet.validation import check_size
@@ -73,10 +74,31 @@ class FaceResult:
         return (sample_bilinear(self.image, v[:, 0], v[:, 1]) / 255.0).astype(np.float32)
 
     @cached_property
-    def raster(self) -> Raster:
-        """Z-buffer of the face mesh over the image."""
+    def raster_region(self) -> Region:
+        """The pixel box of the image the face's mesh can cover (:func:`mesh_region`); the
+        z-buffer work of :attr:`region_raster`, :attr:`visibility` and :meth:`depth` is bounded
+        by it, not by the frame."""
         h, w = self.image_shape
-        return rasterize(self.vertices, self.triangles, h, w)
+        return mesh_region(self.vertices, self.triangles, h, w)
+
+    @cached_property
+    def region_raster(self) -> Raster:
+        """Z-buffer of the face mesh over :attr:`raster_region` only (that crop of
+        :attr:`raster`)."""
+        return rasterize_region(self.vertices, self.triangles, self.raster_region)
+
+    @cached_property
+    def raster(self) -> Raster:
+        """Z-buffer of the face mesh over the whole image (:attr:`region_raster` placed on a
+        background frame; allocates (H, W) arrays — prefer :attr:`region_raster`)."""
+        h, w = self.image_shape
+        reg, full, r = self.raster_region, Region.full(h, w), self.region_raster
+        if reg.empty:
+            return Raster(depth=np.full((h, w), -np.inf, np.float32),
+                          triangle=np.full((h, w), -1, np.int32),
+                          bary=np.zeros((h, w, 3), np.float32))
+        return Raster(depth=paste(r.depth, reg, full, -np.inf),
+                      triangle=paste(r.triangle, reg, full, -1), bary=paste(r.bary, reg, full, 0))
 
     @property
     def _tolerance(self) -> float:
@@ -86,7 +108,8 @@ class FaceResult:
     def visibility(self) -> np.ndarray:
         """(N,) bool: vertex seen by the camera (z-buffer test, no self-occlusion)."""
         h, w = self.image_shape
-        return vertex_visibility(self.vertices, self.triangles, h, w, self._tolerance, raster=self.raster)
+        return region_visibility(self.vertices, self.triangles, h, w, self._tolerance,
+                                 self.region_raster, self.raster_region)
 
     @cached_property
     def landmark_visibility(self) -> np.ndarray:
@@ -104,7 +127,8 @@ class FaceResult:
         k = self.landmarks
         tol = max(1.0, 0.02 * float(np.ptp(k[:, 0])))
         pts = np.concatenate([self.vertices, k])
-        vis = vertex_visibility(pts, self.triangles, h, w, tol, raster=self.raster)[-68:]
+        vis = region_visibility(pts, self.triangles, h, w, tol, self.region_raster,
+                                self.raster_region)[-68:]
         d = (self.layout.canonical_kpt[:17] - self.layout.head_centre) @ self.pose.rotation.T
         vis[:17] = d[:, 2] > 0
         return vis
@@ -119,10 +143,33 @@ class FaceResult:
         """(N, 3) the face's own shape with pose removed, in the canonical y-up frame."""
         return frontalize(self.vertices, self.layout.canonical)
 
-    def depth(self, normalize: bool = True) -> np.ndarray:
-        """(H, W) depth image of the face (0 background; normalised to [0, 1] by default)."""
+    def depth(self, normalize: bool = True, region: Region | None = None) -> np.ndarray:
+        """Depth image of the face: z of the nearest surface (image pixels, larger nearer), 0 on
+        the background; normalised to [0, 1] over the mesh's vertices by default.
+
+        Args:
+            normalize: map z linearly to [0, 1] (min vertex z → 0, max → 1), as PRNet does.
+            region: the pixels to return, (region.height, region.width); default the whole
+                image (H, W). Only the mesh's box is rasterised either way.
+        """
         h, w = self.image_shape
-        return render_depth(self.vertices, self.triangles, h, w, normalize=normalize)
+        target = Region.full(h, w) if region is None else region
+        r = self.region_raster
+        mask = r.triangle >= 0
+        z = np.zeros(r.shape, np.float32)
+        if mask.any():
+            vals = r.depth[mask]
+            if normalize:
+                used = np.zeros(len(self.vertices), bool)
+                used[self.triangles.ravel()] = True
+                vz = self.vertices[used, 2].astype(np.float64)
+                vz = vz[np.isfinite(vz)]
+                lo, hi = float(vz.min()), float(vz.max())
+                vals = np.clip((vals - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
+            z[mask] = vals
+        if self.raster_region.empty:
+            return np.zeros(target.shape, np.float32)
+        return paste(z, self.raster_region, target, 0)
 
     def uv_texture(self, size: int = RES, mask_invisible: bool = False) -> np.ndarray:
         """(size, size, 3) uint8 UV texture sampled from the image (PRNet's texture map).
