@@ -27,6 +27,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dtypes", nargs="+", choices=["fp32", "fp16", "bf16"], default=None,
                    help="network dtypes (default: fp32 on CPU, plus bf16 where the CPU has it natively; all three on CUDA)")
     p.add_argument("--no-cuda-graph", action="store_true", help="skip the CUDA-graph latency")
+    ph = p.add_argument_group("phone photos")
+    ph.add_argument("--phone", action="store_true",
+                    help="instead of the above: time `prnet reconstruct --kpt` and `--all` on "
+                         "12-MP and 48-MP photos with several faces (made in a temp folder), "
+                         "each run a child process: seconds per image and its peak RSS")
+    ph.add_argument("--phone-sizes", type=float, nargs="+", default=None, metavar="MP",
+                    help="megapixels of the phone photos (default 12 48)")
+    ph.add_argument("--phone-repeats", type=int, default=1, metavar="N",
+                    help="runs per photo and output flag (default 1)")
     p.set_defaults(func=run)
 
 
@@ -35,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     from prnet.eval.bench import format_bench, run_bench
     from prnet.io.text import write_json
 
+    if args.phone:
+        return _run_phone(args)
     if args.repeats < 1:
         raise PRNetError(f"--repeats: expected a positive number, got {args.repeats}")
     if args.batches and min(args.batches) < 1:
@@ -45,4 +56,22 @@ def run(args: argparse.Namespace) -> int:
     print(format_bench(result), end="")
     if args.json:
         print(f"wrote {write_json(args.json, result)}")
+    return 0
+
+
+def _run_phone(args: argparse.Namespace) -> int:
+    """``prnet bench --phone``: the phone-photo case (:mod:`prnet.eval.phone`)."""
+    from prnet.errors import PRNetError
+    from prnet.eval.phone import PHONE_SIZES, bench_phone, format_phone
+    from prnet.io.text import write_json
+
+    sizes = args.phone_sizes or PHONE_SIZES
+    if min(sizes) <= 0 or args.phone_repeats < 1:
+        raise PRNetError(f"--phone-sizes > 0 and --phone-repeats >= 1, got {sizes}, "
+                         f"{args.phone_repeats}")
+    result = bench_phone(sizes, repeats=args.phone_repeats, extra=["--device", args.device],
+                         log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(format_phone(result), end="")
+    if args.json:
+        print(f"wrote {write_json(args.json, {'phone': result})}")
     return 0

@@ -168,7 +168,7 @@ def _decode_high_depth(data: bytes, im: Image.Image, name: str) -> np.ndarray:
 
 
 def _decode_pil(im: Image.Image, name: str) -> np.ndarray:
-    im = ImageOps.exif_transpose(im)
+    ImageOps.exif_transpose(im, in_place=True)  # in place: no copy of a large frame
     mode = im.mode
     if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in im.info):
         rgba = np.asarray(im.convert("RGBA"))

@@ -1,0 +1,141 @@
+"""The phone-photo benchmark: large JPEGs with several faces through the whole command.
+
+:func:`make_phone_photo` builds a test photo at run time (the bundled sample's face, upscaled
+and tiled onto a large canvas, saved as JPEG q=92); :func:`bench_phone` runs
+``python -m prnet reconstruct PHOTO --kpt`` and ``--all`` on 12-MP and 48-MP photos, each as a
+child process, and reports seconds per image and the child's peak resident memory (its
+``ru_maxrss`` from ``os.wait4``: the rusage of that one child, not of all children). Speed is
+given as a ratio to ``--kpt`` timed in the same run; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from prnet.errors import PRNetError
+
+__all__ = ["PHONE_SIZES", "bench_phone", "format_phone", "make_phone_photo", "run_child"]
+
+#: Megapixels of the default phone photos (a 12-MP and a 48-MP main camera), 4:3.
+PHONE_SIZES: tuple[float, ...] = (12.0, 48.0)
+#: The region of the bundled sample around its face (x0, y0, x1, y1).
+_FACE_REGION = (100, 10, 350, 260)
+
+
+def make_phone_photo(path: str | os.PathLike, megapixels: float, faces: int = 3,
+                     quality: int = 92) -> tuple[int, int]:
+    """Write a 4:3 JPEG of about ``megapixels`` MP with ``faces`` upscaled copies of the bundled
+    sample's face side by side (each about 0.8 of its share of the width).
+
+    Returns:
+        (width, height) of the photo.
+    """
+    if megapixels <= 0 or faces < 1:
+        raise PRNetError(f"phone photo: megapixels > 0 and faces >= 1, got {megapixels}, {faces}")
+    h = int(round(math.sqrt(megapixels * 1e6 * 3 / 4)))
+    w = int(round(h * 4 / 3))
+    src = Image.open(str(resources.files("prnet") / "assets" / "astronaut.jpg")).convert("RGB")
+    region = src.crop(_FACE_REGION)
+    share = w / faces
+    side = max(16, min(int(share * 0.8), int(h * 0.8)))
+    tile = region.resize((side, side), Image.BICUBIC)
+    canvas = Image.new("RGB", (w, h), (90, 110, 130))
+    for k in range(faces):
+        x = int(k * share + (share - side) / 2)
+        y = int((h - side) / 2 + (k % 2 - 0.5) * 0.1 * (h - side))
+        canvas.paste(tile, (x, y))
+    canvas.save(path, format="JPEG", quality=quality)
+    return w, h
+
+
+def run_child(args: Sequence[str]) -> tuple[float, float, int]:
+    """Run ``python -m prnet ARGS`` as a child process.
+
+    Returns:
+        (wall seconds, peak resident memory of the child in MiB, exit status).
+    """
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "prnet", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    secs = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    kib = usage.ru_maxrss if sys.platform != "darwin" else usage.ru_maxrss / 1024
+    return secs, kib / 1024.0, proc.returncode
+
+
+def bench_phone(sizes: Sequence[float] = PHONE_SIZES, outputs: Sequence[str] = ("kpt", "all"),
+                repeats: int = 1, faces: int = 3, extra: Sequence[str] = (),
+                log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Time ``prnet reconstruct`` on phone photos made in a temporary folder.
+
+    Args:
+        sizes: megapixels of the photos.
+        outputs: output flags to time, each a separate run (the first is the baseline of the
+            ``ratio`` column).
+        repeats: runs per (photo, outputs); the median time and the largest peak are kept.
+        faces: faces per photo.
+        extra: more arguments for ``prnet reconstruct`` (e.g. ``["--device", "cpu"]``).
+
+    Returns:
+        ``{"method": how memory was measured, "cases": [{"megapixels", "width", "height",
+        "faces", "outputs", "seconds_per_image", "peak_rss_mb", "ratio", "exit_status"}]}``.
+
+    Raises:
+        PRNetError: a run failed.
+    """
+    if repeats < 1 or not outputs:
+        raise PRNetError(f"phone bench: repeats >= 1 and some outputs, got {repeats}, {outputs}")
+    say = log or (lambda _msg: None)
+    cases = []
+    with tempfile.TemporaryDirectory(prefix="prnet_phone_") as tmp:
+        for mp in sizes:
+            photo = Path(tmp) / f"phone_{mp:g}mp.jpg"
+            w, h = make_phone_photo(photo, mp, faces)
+            base = None
+            for name in outputs:
+                times, peaks = [], []
+                for r in range(repeats):
+                    say(f"phone: {w}x{h} ({mp:g} MP), --{name}, run {r + 1}/{repeats}")
+                    out = Path(tmp) / f"out_{mp:g}_{name}_{r}"
+                    secs, peak, status = run_child(["reconstruct", str(photo), f"--{name}",
+                                                    "-q", "-o", str(out), *extra])
+                    if status != 0:
+                        raise PRNetError(f"phone bench: prnet reconstruct --{name} on {w}x{h} "
+                                         f"exited with status {status}")
+                    times.append(secs)
+                    peaks.append(peak)
+                t = sorted(times)[len(times) // 2]
+                base = t if base is None else base
+                cases.append({"megapixels": mp, "width": w, "height": h, "faces": faces,
+                              "outputs": name, "seconds_per_image": round(t, 3),
+                              "peak_rss_mb": round(max(peaks), 1), "ratio": round(t / base, 2),
+                              "exit_status": status})
+    return {"method": "each run is a child process `python -m prnet reconstruct PHOTO --FLAG`; "
+                      "seconds: its wall time (start-up and model loading included); peak RSS: "
+                      "its ru_maxrss from os.wait4; ratio: seconds / the first output's seconds "
+                      "on the same photo in the same run",
+            "cases": cases}
+
+
+def format_phone(result: dict[str, Any]) -> str:
+    """A plain-text table of :func:`bench_phone`'s result."""
+    lines = ["Phone photos (prnet reconstruct as a child process; peak RSS of the child):",
+             f"  {'photo':<22} {'faces':>5} {'outputs':<8} {'s/image':>8} {'ratio':>6} "
+             f"{'peak RSS MB':>12}"]
+    for c in result["cases"]:
+        photo = f"{c['width']}x{c['height']} ({c['megapixels']:g} MP)"
+        lines.append(f"  {photo:<22} {c['faces']:5d} {'--' + c['outputs']:<8} "
+                     f"{c['seconds_per_image']:8.2f} {c['ratio']:6.2f} {c['peak_rss_mb']:12.1f}")
+    return "\n".join(lines) + "\n"
