@@ -12,7 +12,7 @@ import numpy as np
 
 from prnet.errors import InputShapeError, PRNetError
 from prnet.io._atomic import atomic_open
-from prnet.io._mesh import check_mesh, colors_unit, format_rows, to_viewer
+from prnet.io._mesh import check_mesh, colors_unit, format_f6_rows, format_rows, to_viewer
 from prnet.io.image import write_image
 
 __all__ = ["ObjMesh", "read_obj", "write_obj"]
@@ -21,13 +21,14 @@ _MATERIAL = "prnet_texture"
 
 
 @lru_cache(maxsize=4)
-def _face_lines(tri_bytes: bytes, with_uv: bool) -> str:
-    """The ``f`` lines of a triangle list (1-based), cached: every prnet mesh shares the UV
-    layout's triangles, so they are formatted once per process instead of once per file."""
+def _face_lines(tri_bytes: bytes, with_uv: bool) -> bytes:
+    """The ``f`` lines of a triangle list (1-based), ASCII, cached: every prnet mesh shares the
+    UV layout's triangles, so they are formatted once per process instead of once per file.
+    The key is the triangles' bytes themselves, so another triangle list never gets them."""
     faces = np.frombuffer(tri_bytes, np.int64).reshape(-1, 3) + 1
     if with_uv:
-        return format_rows("f %d/%d %d/%d %d/%d\n", np.repeat(faces, 2, axis=1))
-    return format_rows("f %d %d %d\n", faces)
+        return format_rows("f %d/%d %d/%d %d/%d\n", np.repeat(faces, 2, axis=1)).encode("ascii")
+    return format_rows("f %d %d %d\n", faces).encode("ascii")
 
 
 def write_obj(
@@ -96,19 +97,16 @@ def write_obj(
         vt = np.stack([(uv_a[:, 0] + 0.5) / wt, 1.0 - (uv_a[:, 1] + 0.5) / ht], axis=1)
 
     v, tri = to_viewer(v, tri, flip_y=flip_y, image_height=image_height)
-    parts = [f"# prnet mesh: {n} vertices, {tri.shape[0]} triangles\n"]
+    parts = [f"# prnet mesh: {n} vertices, {tri.shape[0]} triangles\n".encode()]
     mtl_name = f"{out.stem}.mtl"
     tex_name = f"{out.stem}_texture.png"
     if texture is not None:
-        parts.append(f"mtllib {mtl_name}\n")
-    if col is not None:
-        parts.append(format_rows("v %.6f %.6f %.6f %.6f %.6f %.6f\n", np.hstack([v, col])))
-    else:
-        parts.append(format_rows("v %.6f %.6f %.6f\n", v))
+        parts.append(f"mtllib {mtl_name}\n".encode())
+    parts.append(format_f6_rows("v ", v if col is None else np.hstack([v, col])))
     if vt is not None:
-        parts.append(format_rows("vt %.6f %.6f\n", vt))
+        parts.append(format_f6_rows("vt ", vt))
     if texture is not None:
-        parts.append(f"usemtl {_MATERIAL}\n")
+        parts.append(f"usemtl {_MATERIAL}\n".encode())
     parts.append(_face_lines(np.ascontiguousarray(tri, np.int64).tobytes(), vt is not None))
 
     if texture is not None:
@@ -119,8 +117,8 @@ def write_obj(
                 f"Kd 1.000000 1.000000 1.000000\nKs 0.000000 0.000000 0.000000\n"
                 f"d 1.0\nillum 1\nmap_Kd {tex_name}\n"
             )
-    with atomic_open(out, "w") as f:
-        f.write("".join(parts))
+    with atomic_open(out, "wb") as f:
+        f.write(b"".join(parts))
     return out
 
 

@@ -1,0 +1,76 @@
+"""Per-writer timing of the output registry on the bundled photo's face.
+
+Run ``OMP_NUM_THREADS=1 python research/writer_bench.py [--repeat 15] [--outputs obj ply ...]``.
+
+The face's lazy arrays (vertices, colours, landmarks, pose, visibility, UV texture) are computed
+once before timing, so each figure is the writer itself (formatting + writing the files). The
+``front`` writer is timed with ``obj`` and ``ply`` on (its frontal OBJ and PLY) and ``texture``
+off. Prints the median and min wall ms per face of each writer; ``--json`` for a machine copy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT = ("obj", "ply", "texture", "front", "glb", "kpt", "pose")
+
+
+def load_face():
+    """The first face of ``assets/astronaut.jpg`` with its lazy outputs computed."""
+    import torch
+
+    torch.set_num_threads(1)
+    from prnet import PRN
+    from prnet.outputs import ExportOptions
+    from prnet.outputs.texture import texture_and_uv
+
+    face = PRN().reconstruct(str(Path(__file__).parents[1] / "src/prnet/assets/astronaut.jpg"))[0]
+    _ = face.vertices, face.colors, face.landmarks, face.landmark_visibility, face.pose
+    _ = face.frontal_vertices
+    texture_and_uv(face, ExportOptions())  # warm the texture sampler's caches
+    return face
+
+
+def time_writer(face, name: str, folder: Path, repeat: int) -> list[float]:
+    """Wall ms of ``repeat`` calls (after one warm-up) of the registry writer ``name``."""
+    from prnet.outputs import ExportOptions
+    from prnet.outputs.registry import get_output
+
+    names = ["obj", "ply", "front"] if name == "front" else [name]
+    options = ExportOptions.from_names(names)
+    write = get_output(name).write
+    times = []
+    for i in range(repeat + 1):
+        t0 = time.perf_counter()
+        write(face, folder / f"face{i}", options)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return times[1:]
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--outputs", nargs="+", default=list(DEFAULT))
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    face = load_face()
+    res = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.outputs:
+            t = time_writer(face, name, Path(tmp), args.repeat)
+            res[name] = {"median_ms": round(float(np.median(t)), 2),
+                         "min_ms": round(float(np.min(t)), 2)}
+    if args.json:
+        print(json.dumps(res))
+    for name, r in res.items():
+        print(f"{name:8s} median {r['median_ms']:8.2f} ms  min {r['min_ms']:8.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
