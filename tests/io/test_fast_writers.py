@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from prnet.io import write_obj, write_ply
 from prnet.io import _mesh as mesh_module
+from prnet.io import write_obj, write_ply
 from prnet.io._mesh import check_mesh, colors_unit, format_f6_rows
 
 # --------------------------------------------------------------------------- oracles
@@ -174,11 +174,11 @@ def face_like_mesh(seed: int, n: int = 400):
 def test_write_obj_identical_to_old_writer(tmp_path, seed):
     v, tri, colors, uv = face_like_mesh(seed)
     cases = [
-        dict(colors=colors, image_height=1500),
-        dict(colors=(colors.clip(0, 1) * 255).astype(np.uint8), image_height=1500),
-        dict(image_height=None),
-        dict(colors=colors, flip_y=False),
-        dict(uv=uv, texture_size=(256, 256), image_height=1500),
+        {"colors": colors, "image_height": 1500},
+        {"colors": (colors.clip(0, 1) * 255).astype(np.uint8), "image_height": 1500},
+        {"image_height": None},
+        {"colors": colors, "flip_y": False},
+        {"uv": uv, "texture_size": (256, 256), "image_height": 1500},
     ]
     for i, kw in enumerate(cases):
         path = write_obj(tmp_path / f"m{i}.obj", v, tri, **kw)
@@ -186,7 +186,7 @@ def test_write_obj_identical_to_old_writer(tmp_path, seed):
 
 
 def test_write_obj_textured_identical(tmp_path):
-    v, tri, colors, uv = face_like_mesh(7)
+    v, tri, _colors, uv = face_like_mesh(7)
     tex = np.zeros((64, 32, 3), np.uint8)
     path = write_obj(tmp_path / "tex.obj", v, tri, uv=uv, texture=tex, image_height=1500)
     want = old_obj_text(v, tri, uv=uv, texture_size=(64, 32), image_height=1500, stem="tex",
@@ -197,7 +197,7 @@ def test_write_obj_textured_identical(tmp_path):
 @pytest.mark.parametrize("binary", [True, False])
 def test_write_ply_identical_to_old_writer(tmp_path, binary):
     v, tri, colors, _ = face_like_mesh(3)
-    for i, kw in enumerate([dict(colors=colors, image_height=1500), dict(flip_y=False)]):
+    for i, kw in enumerate([{"colors": colors, "image_height": 1500}, {"flip_y": False}]):
         path = write_ply(tmp_path / f"m{i}.ply", v, tri, binary=binary, **kw)
         assert path.read_bytes() == old_ply_bytes(v, tri, binary=binary, **kw)
 
