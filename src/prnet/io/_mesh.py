@@ -38,14 +38,18 @@ def to_viewer(
     tri = np.asarray(triangles)
     if flip_y:
         v[:, 1] = (float(image_height) - 1.0 - v[:, 1]) if image_height is not None else -v[:, 1]
-    if orient and tri.size:
-        p0, p1, p2 = v[tri[:, 0]], v[tri[:, 1]], v[tri[:, 2]]
-        nz = (p1[:, 0] - p0[:, 0]) * (p2[:, 1] - p0[:, 1]) - (p2[:, 0] - p0[:, 0]) * (
-            p1[:, 1] - p0[:, 1]
-        )
-        if np.nansum(nz) < 0:
-            tri = tri[:, [0, 2, 1]]
+    if orient and tri.size and _signed_area_sum(v, tri) < 0:
+        tri = tri[:, [0, 2, 1]]
     return v, tri
+
+
+def _signed_area_sum(v: np.ndarray, tri: np.ndarray) -> float:
+    """NaN-ignoring sum of the triangles' doubled signed areas in the x-y plane (> 0: the
+    normals point to +z on average); gathers only the x and y columns."""
+    x, y = v[:, 0].copy(), v[:, 1].copy()
+    x0, x1, x2 = (x[tri[:, i]] for i in range(3))
+    y0, y1, y2 = (y[tri[:, i]] for i in range(3))
+    return float(np.nansum((x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)))
 
 
 def colors_unit(colors: np.ndarray | None, n: int) -> np.ndarray | None:
@@ -130,6 +134,9 @@ def _integer_words(ipart: np.ndarray, neg: np.ndarray, groups: int) -> np.ndarra
     (``ipart``: integer-valued float64 below 10**(4 * groups); the caller leaves room for the
     sign)."""
     t = _tables()
+    if groups == 1:  # the common case: at most 4 characters
+        index = ipart + 10000.0 * (neg & (ipart < 1000))
+        return t["lead"][index.astype(np.intp)][..., None]
     q: list[np.ndarray] = []
     rest = ipart
     for _ in range(groups):  # four-digit groups, most significant first
