@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -20,15 +19,31 @@ __all__ = ["ObjMesh", "read_obj", "write_obj"]
 _MATERIAL = "prnet_texture"
 
 
-@lru_cache(maxsize=4)
-def _face_lines(tri_bytes: bytes, with_uv: bool) -> bytes:
-    """The ``f`` lines of a triangle list (1-based), ASCII, cached: every prnet mesh shares the
-    UV layout's triangles, so they are formatted once per process instead of once per file.
-    The key is the triangles' bytes themselves, so another triangle list never gets them."""
-    faces = np.frombuffer(tri_bytes, np.int64).reshape(-1, 3) + 1
+_FACE_CACHE: list[tuple[np.ndarray, bool, bytes]] = []  #: (triangles, with_uv, f lines)
+_FACE_CACHE_SIZE = 4
+
+
+def _format_faces(faces: np.ndarray, with_uv: bool) -> bytes:
+    """The ``f`` lines of (M, 3) 0-based triangles (written 1-based), ASCII."""
+    one = faces.astype(np.int64) + 1
     if with_uv:
-        return format_rows("f %d/%d %d/%d %d/%d\n", np.repeat(faces, 2, axis=1)).encode("ascii")
-    return format_rows("f %d %d %d\n", faces).encode("ascii")
+        return format_rows("f %d/%d %d/%d %d/%d\n", np.repeat(one, 2, axis=1)).encode("ascii")
+    return format_rows("f %d %d %d\n", one).encode("ascii")
+
+
+def _face_lines(tri: np.ndarray, with_uv: bool) -> bytes:
+    """:func:`_format_faces`, cached: every prnet mesh shares the UV layout's triangles, so
+    they are formatted once per process instead of once per file. An entry is used only for
+    a triangle array equal to the one it was made from (its own copy: changing the caller's
+    array later cannot make it stale); the last ``_FACE_CACHE_SIZE`` lists are kept."""
+    for i, (cached, uv_flag, text) in enumerate(_FACE_CACHE):
+        if uv_flag == with_uv and cached.shape == tri.shape and np.array_equal(cached, tri):
+            _FACE_CACHE.insert(0, _FACE_CACHE.pop(i))
+            return text
+    text = _format_faces(tri, with_uv)
+    _FACE_CACHE.insert(0, (tri.copy(), with_uv, text))
+    del _FACE_CACHE[_FACE_CACHE_SIZE:]
+    return text
 
 
 def write_obj(
@@ -107,7 +122,7 @@ def write_obj(
         parts.append(format_f6_rows("vt ", vt))
     if texture is not None:
         parts.append(f"usemtl {_MATERIAL}\n".encode())
-    parts.append(_face_lines(np.ascontiguousarray(tri, np.int64).tobytes(), vt is not None))
+    parts.append(_face_lines(tri, vt is not None))
 
     if texture is not None:
         write_image(out.with_name(tex_name), np.asarray(texture))
@@ -118,7 +133,8 @@ def write_obj(
                 f"d 1.0\nillum 1\nmap_Kd {tex_name}\n"
             )
     with atomic_open(out, "wb") as f:
-        f.write(b"".join(parts))
+        for part in parts:  # no joined copy of the whole file
+            f.write(part)
     return out
 
 
