@@ -5,7 +5,12 @@ Run ``OMP_NUM_THREADS=1 python research/writer_bench.py [--repeat 15] [--outputs
 The face's lazy arrays (vertices, colours, landmarks, pose, visibility, UV texture) are computed
 once before timing, so each figure is the writer itself (formatting + writing the files). The
 ``front`` writer is timed with ``obj`` and ``ply`` on (its frontal OBJ and PLY) and ``texture``
-off. Prints the median and min wall ms per face of each writer; ``--json`` for a machine copy.
+off; ``export`` is ``prnet.outputs.export_face`` with ``prnet bench``'s export set (obj, ply,
+kpt, pose, and the per-image JSON). Prints the median and min wall ms and the median CPU ms
+(process time: less disturbed by other load on a shared machine; it leaves out waiting for the
+disk, e.g. fsync) per face of each writer; ``--json`` for a machine copy.
+
+Before/after: run it alternately with ``PYTHONPATH`` pointing at the two source trees.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT = ("obj", "ply", "texture", "front", "glb", "kpt", "pose")
+DEFAULT = ("obj", "ply", "texture", "front", "glb", "kpt", "pose", "export")
+BENCH_EXPORT = ("obj", "ply", "kpt", "pose")  #: the outputs of bench_pipeline's export stage
 
 
 def load_face():
@@ -37,20 +43,28 @@ def load_face():
     return face
 
 
-def time_writer(face, name: str, folder: Path, repeat: int) -> list[float]:
-    """Wall ms of ``repeat`` calls (after one warm-up) of the registry writer ``name``."""
-    from prnet.outputs import ExportOptions
+def time_writer(face, name: str, folder: Path, repeat: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU ms of ``repeat`` calls (after one warm-up) of the registry writer ``name``
+    (``"export"``: ``export_face`` with :data:`BENCH_EXPORT`)."""
+    from prnet.outputs import ExportOptions, export_face
     from prnet.outputs.registry import get_output
 
-    names = ["obj", "ply", "front"] if name == "front" else [name]
-    options = ExportOptions.from_names(names)
-    write = get_output(name).write
-    times = []
+    if name == "export":
+        options = ExportOptions.from_names(BENCH_EXPORT)
+
+        def write(face, base, options):
+            return export_face(face, base.parent, base.name, options)
+    else:
+        names = ["obj", "ply", "front"] if name == "front" else [name]
+        options = ExportOptions.from_names(names)
+        write = get_output(name).write
+    wall, cpu = [], []
     for i in range(repeat + 1):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         write(face, folder / f"face{i}", options)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return times[1:]
+        wall.append((time.perf_counter() - t0) * 1e3)
+        cpu.append((time.process_time() - c0) * 1e3)
+    return wall[1:], cpu[1:]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -63,13 +77,15 @@ def main(argv: list[str] | None = None) -> None:
     res = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.outputs:
-            t = time_writer(face, name, Path(tmp), args.repeat)
+            t, c = time_writer(face, name, Path(tmp), args.repeat)
             res[name] = {"median_ms": round(float(np.median(t)), 2),
-                         "min_ms": round(float(np.min(t)), 2)}
+                         "min_ms": round(float(np.min(t)), 2),
+                         "cpu_median_ms": round(float(np.median(c)), 2)}
     if args.json:
         print(json.dumps(res))
     for name, r in res.items():
-        print(f"{name:8s} median {r['median_ms']:8.2f} ms  min {r['min_ms']:8.2f} ms")
+        print(f"{name:8s} wall median {r['median_ms']:8.2f} ms  min {r['min_ms']:8.2f} ms"
+              f"  cpu median {r['cpu_median_ms']:8.2f} ms")
 
 
 if __name__ == "__main__":
