@@ -215,3 +215,48 @@ def test_face_line_cache_never_stale(tmp_path):
     c = write_obj(tmp_path / "c.obj", v, other, colors=colors).read_bytes()
     assert c == old_obj_text(v, other, colors=colors)
     assert write_obj(tmp_path / "d.obj", v, tri, colors=colors).read_bytes() == b
+
+
+# --------------------------------------------------------------------------- texture PNG
+
+
+def test_png_bytes_identical_to_write_image(tmp_path):
+    from prnet.io import write_image
+    from prnet.io._mesh import clear_caches, png_bytes
+
+    rng = np.random.default_rng(5)
+    for i, shape in enumerate([(1, 1, 3), (17, 5, 3), (64, 64, 3)]):
+        tex = rng.integers(0, 256, shape, dtype=np.uint8)
+        for arr in (tex, tex[:, ::-1], np.asfortranarray(tex)):
+            clear_caches()
+            want = write_image(tmp_path / f"t{i}.png", arr).read_bytes()
+            assert png_bytes(arr) == want
+            assert png_bytes(arr) == want  # cached
+
+
+def test_png_cache_never_stale(tmp_path):
+    from prnet.io import write_image
+    from prnet.io._mesh import png_bytes
+
+    rng = np.random.default_rng(6)
+    tex = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    first = png_bytes(tex)
+    tex[3, 4] ^= 1  # the same array, changed in place
+    assert png_bytes(tex) != first
+    assert png_bytes(tex) == write_image(tmp_path / "t.png", tex).read_bytes()
+    other = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    assert png_bytes(other) == write_image(tmp_path / "o.png", other).read_bytes()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_textured_obj_png_identical_to_write_image(tmp_path, dtype):
+    from prnet.io import write_image
+
+    v, tri, _, uv = face_like_mesh(8)
+    rng = np.random.default_rng(8)
+    tex = rng.integers(0, 256, (32, 16, 3)).astype(dtype)
+    if dtype is np.float32:
+        tex /= 255.0
+    write_obj(tmp_path / "m.obj", v, tri, uv=uv, texture=tex)
+    want = write_image(tmp_path / "want.png", tex).read_bytes()
+    assert (tmp_path / "m_texture.png").read_bytes() == want

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from functools import lru_cache
 
 import numpy as np
@@ -195,3 +196,41 @@ def format_f6_rows(prefix: str, values: np.ndarray) -> bytes:
     body[:, :-1, groups + 1] = t["lo"][lo[:, :-1]]
     body[:, -1, groups + 1] = t["nl"][lo[:, -1]]
     return line.tobytes().translate(None, b"\0")
+
+
+# --------------------------------------------------------------------------- texture PNG
+
+_PNG_CACHE: list[tuple[np.ndarray, bytes]] = []  #: (texture copy, its PNG), newest first
+_PNG_CACHE_SIZE = 2
+
+
+def is_rgb8(image: np.ndarray) -> bool:
+    """True for an (H, W, 3) uint8 array (what :func:`png_bytes` takes)."""
+    return image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+
+
+def png_bytes(texture: np.ndarray) -> bytes:
+    """The PNG file of an (H, W, 3) uint8 RGB image, as :func:`prnet.io.write_image` and the
+    GLB writer encode it (Pillow, default settings).
+
+    The outputs of one face embed or write the same UV texture several times (``texture``,
+    ``front``, ``glb``): the last ``_PNG_CACHE_SIZE`` encodings are kept, each used only for
+    an image equal to its own copy of the array it was made from.
+    """
+    from PIL import Image
+
+    for i, (cached, data) in enumerate(_PNG_CACHE):
+        if cached.shape == texture.shape and np.array_equal(cached, texture):
+            _PNG_CACHE.insert(0, _PNG_CACHE.pop(i))
+            return data
+    with io.BytesIO() as f:
+        Image.fromarray(np.ascontiguousarray(texture), "RGB").save(f, format="PNG")
+        data = f.getvalue()
+    _PNG_CACHE.insert(0, (np.array(texture, copy=True), data))
+    del _PNG_CACHE[_PNG_CACHE_SIZE:]
+    return data
+
+
+def clear_caches() -> None:
+    """Forget the cached PNG encodings (benchmarks of the encoders themselves)."""
+    _PNG_CACHE.clear()

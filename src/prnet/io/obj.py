@@ -11,7 +11,15 @@ import numpy as np
 
 from prnet.errors import InputShapeError, PRNetError
 from prnet.io._atomic import atomic_open
-from prnet.io._mesh import check_mesh, colors_unit, format_f6_rows, format_rows, to_viewer
+from prnet.io._mesh import (
+    check_mesh,
+    colors_unit,
+    format_f6_rows,
+    format_rows,
+    is_rgb8,
+    png_bytes,
+    to_viewer,
+)
 from prnet.io.image import write_image
 
 __all__ = ["ObjMesh", "read_obj", "write_obj"]
@@ -125,7 +133,12 @@ def write_obj(
     parts.append(_face_lines(tri, vt is not None))
 
     if texture is not None:
-        write_image(out.with_name(tex_name), np.asarray(texture))
+        tex_a = np.asarray(texture)
+        if is_rgb8(tex_a):  # the encoding the face's other outputs may share
+            with atomic_open(out.with_name(tex_name), "wb") as f:
+                f.write(png_bytes(tex_a))
+        else:
+            write_image(out.with_name(tex_name), tex_a)
         with atomic_open(out.with_name(mtl_name), "w") as f:
             f.write(
                 f"newmtl {_MATERIAL}\nKa 1.000000 1.000000 1.000000\n"

@@ -21,7 +21,7 @@ import numpy as np
 
 from prnet.errors import PRNetError
 from prnet.io._atomic import atomic_open
-from prnet.io._mesh import to_viewer
+from prnet.io._mesh import is_rgb8, png_bytes, to_viewer
 from prnet.outputs._files import named
 from prnet.outputs.texture import texture_and_uv
 
@@ -41,10 +41,13 @@ def _pad4(data: bytes, fill: bytes = b"\0") -> bytes:
 
 def _png(texture: np.ndarray) -> bytes:
     """The texture as PNG, encoded as trimesh encodes it (Pillow, default settings)."""
+    tex = np.asarray(texture)
+    if is_rgb8(tex):  # shared with the texture outputs of the same face
+        return png_bytes(tex)
     from PIL import Image
 
     with io.BytesIO() as f:
-        Image.fromarray(np.ascontiguousarray(texture)).save(f, format="png")
+        Image.fromarray(np.ascontiguousarray(tex)).save(f, format="png")
         return f.getvalue()
 
 
