@@ -74,7 +74,6 @@ def format_rows(row_format: str, values: np.ndarray) -> str:
     return (row_format * values.shape[0]) % tuple(values.ravel().tolist())
 
 
-
 # --------------------------------------------------------------------------- fast "%.6f" rows
 #
 # ``"%.6f" % x`` prints the exact binary value of ``x`` rounded half-to-even to 6 decimals
