@@ -260,3 +260,25 @@ def test_textured_obj_png_identical_to_write_image(tmp_path, dtype):
     write_obj(tmp_path / "m.obj", v, tri, uv=uv, texture=tex)
     want = write_image(tmp_path / "want.png", tex).read_bytes()
     assert (tmp_path / "m_texture.png").read_bytes() == want
+
+
+def test_caches_under_threads(tmp_path):
+    """Writers in several threads, alternating two triangle lists and textures."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from prnet.io import write_image
+
+    v, tri, _, uv = face_like_mesh(12)
+    tris = [tri, np.ascontiguousarray(tri[:, ::-1])]
+    texs = [np.full((8, 8, 3), k, np.uint8) for k in (10, 200)]
+    pngs = [write_image(tmp_path / f"want{k}.png", t).read_bytes() for k, t in enumerate(texs)]
+
+    def job(i: int) -> bool:
+        t, tex = tris[i % 2], texs[i % 2]
+        path = write_obj(tmp_path / f"j{i}.obj", v, t, uv=uv, texture=tex)
+        want = old_obj_text(v, t, uv=uv, texture_size=(8, 8), stem=f"j{i}", textured=True)
+        png = (tmp_path / f"j{i}_texture.png").read_bytes()
+        return path.read_bytes() == want and png == pngs[i % 2]
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(job, range(16)))

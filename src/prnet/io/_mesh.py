@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -201,6 +202,7 @@ def format_f6_rows(prefix: str, values: np.ndarray) -> bytes:
 
 _PNG_CACHE: list[tuple[np.ndarray, bytes]] = []  #: (texture copy, its PNG), newest first
 _PNG_CACHE_SIZE = 2
+_PNG_LOCK = threading.Lock()  #: writers may run in several threads
 
 
 def is_rgb8(image: np.ndarray) -> bool:
@@ -218,18 +220,21 @@ def png_bytes(texture: np.ndarray) -> bytes:
     """
     from PIL import Image
 
-    for i, (cached, data) in enumerate(_PNG_CACHE):
-        if cached.shape == texture.shape and np.array_equal(cached, texture):
-            _PNG_CACHE.insert(0, _PNG_CACHE.pop(i))
-            return data
+    with _PNG_LOCK:
+        for i, (cached, data) in enumerate(_PNG_CACHE):
+            if cached.shape == texture.shape and np.array_equal(cached, texture):
+                _PNG_CACHE.insert(0, _PNG_CACHE.pop(i))
+                return data
     with io.BytesIO() as f:
         Image.fromarray(np.ascontiguousarray(texture), "RGB").save(f, format="PNG")
         data = f.getvalue()
-    _PNG_CACHE.insert(0, (np.array(texture, copy=True), data))
-    del _PNG_CACHE[_PNG_CACHE_SIZE:]
+    with _PNG_LOCK:
+        _PNG_CACHE.insert(0, (np.array(texture, copy=True), data))
+        del _PNG_CACHE[_PNG_CACHE_SIZE:]
     return data
 
 
 def clear_caches() -> None:
     """Forget the cached PNG encodings (benchmarks of the encoders themselves)."""
-    _PNG_CACHE.clear()
+    with _PNG_LOCK:
+        _PNG_CACHE.clear()

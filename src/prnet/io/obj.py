@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ _MATERIAL = "prnet_texture"
 
 _FACE_CACHE: list[tuple[np.ndarray, bool, bytes]] = []  #: (triangles, with_uv, f lines)
 _FACE_CACHE_SIZE = 4
+_FACE_LOCK = threading.Lock()  #: writers may run in several threads
 
 
 def _format_faces(faces: np.ndarray, with_uv: bool) -> bytes:
@@ -44,13 +46,15 @@ def _face_lines(tri: np.ndarray, with_uv: bool) -> bytes:
     they are formatted once per process instead of once per file. An entry is used only for
     a triangle array equal to the one it was made from (its own copy: changing the caller's
     array later cannot make it stale); the last ``_FACE_CACHE_SIZE`` lists are kept."""
-    for i, (cached, uv_flag, text) in enumerate(_FACE_CACHE):
-        if uv_flag == with_uv and cached.shape == tri.shape and np.array_equal(cached, tri):
-            _FACE_CACHE.insert(0, _FACE_CACHE.pop(i))
-            return text
+    with _FACE_LOCK:
+        for i, (cached, uv_flag, text) in enumerate(_FACE_CACHE):
+            if uv_flag == with_uv and cached.shape == tri.shape and np.array_equal(cached, tri):
+                _FACE_CACHE.insert(0, _FACE_CACHE.pop(i))
+                return text
     text = _format_faces(tri, with_uv)
-    _FACE_CACHE.insert(0, (tri.copy(), with_uv, text))
-    del _FACE_CACHE[_FACE_CACHE_SIZE:]
+    with _FACE_LOCK:
+        _FACE_CACHE.insert(0, (tri.copy(), with_uv, text))
+        del _FACE_CACHE[_FACE_CACHE_SIZE:]
     return text
 
 
