@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import threading
+from functools import lru_cache
+
 import numpy as np
 
 from prnet.errors import InputShapeError
@@ -36,14 +40,18 @@ def to_viewer(
     tri = np.asarray(triangles)
     if flip_y:
         v[:, 1] = (float(image_height) - 1.0 - v[:, 1]) if image_height is not None else -v[:, 1]
-    if orient and tri.size:
-        p0, p1, p2 = v[tri[:, 0]], v[tri[:, 1]], v[tri[:, 2]]
-        nz = (p1[:, 0] - p0[:, 0]) * (p2[:, 1] - p0[:, 1]) - (p2[:, 0] - p0[:, 0]) * (
-            p1[:, 1] - p0[:, 1]
-        )
-        if np.nansum(nz) < 0:
-            tri = tri[:, [0, 2, 1]]
+    if orient and tri.size and _signed_area_sum(v, tri) < 0:
+        tri = tri[:, [0, 2, 1]]
     return v, tri
+
+
+def _signed_area_sum(v: np.ndarray, tri: np.ndarray) -> float:
+    """NaN-ignoring sum of the triangles' doubled signed areas in the x-y plane (> 0: the
+    normals point to +z on average); gathers only the x and y columns."""
+    x, y = v[:, 0].copy(), v[:, 1].copy()
+    x0, x1, x2 = (x[tri[:, i]] for i in range(3))
+    y0, y1, y2 = (y[tri[:, i]] for i in range(3))
+    return float(np.nansum((x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)))
 
 
 def colors_unit(colors: np.ndarray | None, n: int) -> np.ndarray | None:
@@ -65,3 +73,168 @@ def format_rows(row_format: str, values: np.ndarray) -> str:
     if values.shape[0] == 0:
         return ""
     return (row_format * values.shape[0]) % tuple(values.ravel().tolist())
+
+
+# --------------------------------------------------------------------------- fast "%.6f" rows
+#
+# ``"%.6f" % x`` prints the exact binary value of ``x`` rounded half-to-even to 6 decimals
+# (Python's float formatting is correctly rounded). ``format_f6_rows`` produces the same bytes
+# for whole arrays with NumPy: the micro-unit integer ``round_half_even(x * 10**6)`` of the
+# exact product, its digits looked up four bytes (one uint32) at a time in small tables, laid
+# out in one word matrix per line, and the NUL padding before short numbers deleted.
+
+_F6_LIMIT = 1e9  #: |x| below this: micro-units < 2**50, every float step below is exact
+
+
+def _words(texts: list[str]) -> np.ndarray:
+    """Four-character ASCII strings (NUL-padded on the left) as native uint32 words."""
+    raw = b"".join(t.encode("ascii").rjust(4, b"\0") for t in texts)
+    return np.frombuffer(raw, np.uint8).view(np.uint32)
+
+
+@lru_cache(maxsize=1)
+def _tables() -> dict[str, np.ndarray]:
+    """Digit tables: ``d4`` "0042", ``lead`` "\\0\\042" then "\\0-42" (+10000: negative,
+    < 1000 only), ``hi`` ".042", ``lo`` "042 ", ``nl`` "042\\n"."""
+    return {
+        "d4": _words([f"{i:04d}" for i in range(10000)]),
+        "lead": _words([str(i) for i in range(10000)] + [f"-{i}"[:4] for i in range(10000)]),
+        "hi": _words([f".{i:03d}" for i in range(1000)]),
+        "lo": _words([f"{i:03d} " for i in range(1000)]),
+        "nl": _words([f"{i:03d}\n" for i in range(1000)]),
+        "minus": _words(["-"]),
+    }
+
+
+def _micro_units(a: np.ndarray) -> np.ndarray:
+    """``round_half_even(a * 10**6)`` of the *exact* product, as integer-valued float64, for
+    ``0 <= a < _F6_LIMIT`` (magnitudes: the sign is printed separately)."""
+    p = a * 1e6
+    n = np.rint(p)
+    # Only a half-integer p can be rounded the wrong way (the exact product may lie just
+    # beside it): there, Dekker's two-product gives the product's exact error ``err``.
+    half = np.flatnonzero(np.abs(p - n) == 0.5)
+    if half.size:
+        xs, ps = a.flat[half], p.flat[half]
+        c = xs * 134217729.0  # Veltkamp split: xs = hi + lo, 26 significant bits each
+        hi = c - (c - xs)
+        err = (hi * 1e6 - ps) + (xs - hi) * 1e6  # exact: xs * 10**6 == ps + err
+        n.flat[half] = np.where(err == 0.0, n.flat[half], ps + 0.5 * np.sign(err))
+    return n
+
+
+def _split(n: np.ndarray, unit: float) -> tuple[np.ndarray, np.ndarray]:
+    """``divmod(n, unit)`` of non-negative integer-valued floats below 2**50, exactly
+    (the quotient's rounding error is far below the 1/unit gap to the next integer)."""
+    q = np.floor(n / unit)
+    return q, n - q * unit
+
+
+def _integer_words(ipart: np.ndarray, neg: np.ndarray, groups: int) -> np.ndarray:
+    """(..., groups) uint32 words of the sign and integer digits, right-aligned and NUL-padded
+    (``ipart``: integer-valued float64 below 10**(4 * groups); the caller leaves room for the
+    sign)."""
+    t = _tables()
+    if groups == 1:  # the common case: at most 4 characters
+        index = ipart + 10000.0 * (neg & (ipart < 1000))
+        return t["lead"][index.astype(np.intp)][..., None]
+    q: list[np.ndarray] = []
+    rest = ipart
+    for _ in range(groups):  # four-digit groups, most significant first
+        rest, r = _split(rest, 1e4)
+        q.insert(0, r)
+    used = np.ones(ipart.shape, np.intp)
+    for j in range(1, groups):
+        used += ipart >= 10.0 ** (4 * j)
+    first = groups - used  # the leading group of each number; the ones before are empty
+    words = np.empty(ipart.shape + (groups,), np.uint32)
+    for j, qj in enumerate(q):
+        small = qj < 1000  # a leading group with room for the "-"
+        lead = t["lead"][(qj + 10000.0 * (neg & small)).astype(np.intp)]
+        word = np.where(first == j, lead, t["d4"][qj.astype(np.intp)])
+        word[first > j] = 0
+        if j + 1 < groups:  # "-" before a four-digit leading group
+            word[(first == j + 1) & neg & (q[j + 1] >= 1000)] = t["minus"][0]
+        words[..., j] = word
+    return words
+
+
+def _digits(m: float) -> int:
+    """Number of decimal digits of a non-negative integer-valued float (1 for 0)."""
+    return len(str(int(m)))
+
+
+def format_f6_rows(prefix: str, values: np.ndarray) -> bytes:
+    """``(prefix + " ".join(["%.6f"] * K) + "\\n") % row`` for every row of a (N, K) array,
+    concatenated and ASCII-encoded: the same bytes, several times faster for large arrays.
+
+    Arrays with non-finite values or ``|x| >= 1e9`` are formatted with ``%`` itself.
+    ``prefix`` must not contain NUL characters.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    n_rows, k = v.shape
+    if n_rows == 0:
+        return b""
+    if k == 0 or not (np.isfinite(v).all() and np.abs(v).max() < _F6_LIMIT):
+        fmt = prefix + " ".join(["%.6f"] * k) + "\n"
+        return format_rows(fmt, v).encode("ascii")
+    t = _tables()
+    neg = np.signbit(v)
+    ipart, frac = _split(_micro_units(np.abs(v)), 1e6)
+    width = _digits(ipart.max())  # sign + digits of the widest number
+    if neg.any():
+        width = max(width, 1 + _digits(np.where(neg, ipart, 0.0).max()))
+    groups = -(-width // 4)
+    head = np.frombuffer(prefix.encode("ascii").rjust(-(-len(prefix) // 4) * 4, b"\0"),
+                         np.uint8).view(np.uint32)
+    line = np.empty((n_rows, head.size + k * (groups + 2)), np.uint32)
+    line[:, :head.size] = head
+    body = line[:, head.size:].reshape(n_rows, k, groups + 2)
+    body[:, :, :groups] = _integer_words(ipart, neg, groups)
+    hi, lo = (f.astype(np.intp) for f in _split(frac, 1000.0))
+    body[:, :, groups] = t["hi"][hi]
+    body[:, :-1, groups + 1] = t["lo"][lo[:, :-1]]
+    body[:, -1, groups + 1] = t["nl"][lo[:, -1]]
+    return line.tobytes().translate(None, b"\0")
+
+
+# --------------------------------------------------------------------------- texture PNG
+
+_PNG_CACHE: list[tuple[np.ndarray, bytes]] = []  #: (texture copy, its PNG), newest first
+_PNG_CACHE_SIZE = 2
+_PNG_LOCK = threading.Lock()  #: writers may run in several threads
+
+
+def is_rgb8(image: np.ndarray) -> bool:
+    """True for an (H, W, 3) uint8 array (what :func:`png_bytes` takes)."""
+    return image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+
+
+def png_bytes(texture: np.ndarray) -> bytes:
+    """The PNG file of an (H, W, 3) uint8 RGB image, as :func:`prnet.io.write_image` and the
+    GLB writer encode it (Pillow, default settings).
+
+    The outputs of one face embed or write the same UV texture several times (``texture``,
+    ``front``, ``glb``): the last ``_PNG_CACHE_SIZE`` encodings are kept, each used only for
+    an image equal to its own copy of the array it was made from.
+    """
+    from PIL import Image
+
+    with _PNG_LOCK:
+        for i, (cached, data) in enumerate(_PNG_CACHE):
+            if cached.shape == texture.shape and np.array_equal(cached, texture):
+                _PNG_CACHE.insert(0, _PNG_CACHE.pop(i))
+                return data
+    with io.BytesIO() as f:
+        Image.fromarray(np.ascontiguousarray(texture), "RGB").save(f, format="PNG")
+        data = f.getvalue()
+    with _PNG_LOCK:
+        _PNG_CACHE.insert(0, (np.array(texture, copy=True), data))
+        del _PNG_CACHE[_PNG_CACHE_SIZE:]
+    return data
+
+
+def clear_caches() -> None:
+    """Forget the cached PNG encodings (benchmarks of the encoders themselves)."""
+    with _PNG_LOCK:
+        _PNG_CACHE.clear()

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from prnet.errors import InputShapeError, PRNetError
 from prnet.io._atomic import atomic_open
-from prnet.io._mesh import check_mesh, colors_unit, format_rows, to_viewer
+from prnet.io._mesh import (
+    check_mesh,
+    colors_unit,
+    format_f6_rows,
+    format_rows,
+    is_rgb8,
+    png_bytes,
+    to_viewer,
+)
 from prnet.io.image import write_image
 
 __all__ = ["ObjMesh", "read_obj", "write_obj"]
@@ -20,14 +28,34 @@ __all__ = ["ObjMesh", "read_obj", "write_obj"]
 _MATERIAL = "prnet_texture"
 
 
-@lru_cache(maxsize=4)
-def _face_lines(tri_bytes: bytes, with_uv: bool) -> str:
-    """The ``f`` lines of a triangle list (1-based), cached: every prnet mesh shares the UV
-    layout's triangles, so they are formatted once per process instead of once per file."""
-    faces = np.frombuffer(tri_bytes, np.int64).reshape(-1, 3) + 1
+_FACE_CACHE: list[tuple[np.ndarray, bool, bytes]] = []  #: (triangles, with_uv, f lines)
+_FACE_CACHE_SIZE = 4
+_FACE_LOCK = threading.Lock()  #: writers may run in several threads
+
+
+def _format_faces(faces: np.ndarray, with_uv: bool) -> bytes:
+    """The ``f`` lines of (M, 3) 0-based triangles (written 1-based), ASCII."""
+    one = faces.astype(np.int64) + 1
     if with_uv:
-        return format_rows("f %d/%d %d/%d %d/%d\n", np.repeat(faces, 2, axis=1))
-    return format_rows("f %d %d %d\n", faces)
+        return format_rows("f %d/%d %d/%d %d/%d\n", np.repeat(one, 2, axis=1)).encode("ascii")
+    return format_rows("f %d %d %d\n", one).encode("ascii")
+
+
+def _face_lines(tri: np.ndarray, with_uv: bool) -> bytes:
+    """:func:`_format_faces`, cached: every prnet mesh shares the UV layout's triangles, so
+    they are formatted once per process instead of once per file. An entry is used only for
+    a triangle array equal to the one it was made from (its own copy: changing the caller's
+    array later cannot make it stale); the last ``_FACE_CACHE_SIZE`` lists are kept."""
+    with _FACE_LOCK:
+        for i, (cached, uv_flag, text) in enumerate(_FACE_CACHE):
+            if uv_flag == with_uv and cached.shape == tri.shape and np.array_equal(cached, tri):
+                _FACE_CACHE.insert(0, _FACE_CACHE.pop(i))
+                return text
+    text = _format_faces(tri, with_uv)
+    with _FACE_LOCK:
+        _FACE_CACHE.insert(0, (tri.copy(), with_uv, text))
+        del _FACE_CACHE[_FACE_CACHE_SIZE:]
+    return text
 
 
 def write_obj(
@@ -96,31 +124,34 @@ def write_obj(
         vt = np.stack([(uv_a[:, 0] + 0.5) / wt, 1.0 - (uv_a[:, 1] + 0.5) / ht], axis=1)
 
     v, tri = to_viewer(v, tri, flip_y=flip_y, image_height=image_height)
-    parts = [f"# prnet mesh: {n} vertices, {tri.shape[0]} triangles\n"]
+    parts = [f"# prnet mesh: {n} vertices, {tri.shape[0]} triangles\n".encode()]
     mtl_name = f"{out.stem}.mtl"
     tex_name = f"{out.stem}_texture.png"
     if texture is not None:
-        parts.append(f"mtllib {mtl_name}\n")
-    if col is not None:
-        parts.append(format_rows("v %.6f %.6f %.6f %.6f %.6f %.6f\n", np.hstack([v, col])))
-    else:
-        parts.append(format_rows("v %.6f %.6f %.6f\n", v))
+        parts.append(f"mtllib {mtl_name}\n".encode())
+    parts.append(format_f6_rows("v ", v if col is None else np.hstack([v, col])))
     if vt is not None:
-        parts.append(format_rows("vt %.6f %.6f\n", vt))
+        parts.append(format_f6_rows("vt ", vt))
     if texture is not None:
-        parts.append(f"usemtl {_MATERIAL}\n")
-    parts.append(_face_lines(np.ascontiguousarray(tri, np.int64).tobytes(), vt is not None))
+        parts.append(f"usemtl {_MATERIAL}\n".encode())
+    parts.append(_face_lines(tri, vt is not None))
 
     if texture is not None:
-        write_image(out.with_name(tex_name), np.asarray(texture))
+        tex_a = np.asarray(texture)
+        if is_rgb8(tex_a):  # the encoding the face's other outputs may share
+            with atomic_open(out.with_name(tex_name), "wb") as f:
+                f.write(png_bytes(tex_a))
+        else:
+            write_image(out.with_name(tex_name), tex_a)
         with atomic_open(out.with_name(mtl_name), "w") as f:
             f.write(
                 f"newmtl {_MATERIAL}\nKa 1.000000 1.000000 1.000000\n"
                 f"Kd 1.000000 1.000000 1.000000\nKs 0.000000 0.000000 0.000000\n"
                 f"d 1.0\nillum 1\nmap_Kd {tex_name}\n"
             )
-    with atomic_open(out, "w") as f:
-        f.write("".join(parts))
+    with atomic_open(out, "wb") as f:
+        for part in parts:  # no joined copy of the whole file
+            f.write(part)
     return out
 
 

@@ -97,17 +97,18 @@ def write_ply(
         frec = np.empty(tri.shape[0], dtype=[("n", "u1"), ("i", "<i4", (3,))])
         frec["n"] = 3
         frec["i"] = tri
-        body = vrec.tobytes() + frec.tobytes()
+        body = [memoryview(vrec).cast("B"), memoryview(frec).cast("B")]  # written, not copied
     else:
         v32 = v.astype(np.float32).astype(np.float64)
         if col8 is not None:
             vtxt = format_rows("%.7g %.7g %.7g %d %d %d\n", np.hstack([v32, col8]))
         else:
             vtxt = format_rows("%.7g %.7g %.7g\n", v32)
-        body = (vtxt + format_rows("3 %d %d %d\n", tri)).encode("ascii")
+        body = [(vtxt + format_rows("3 %d %d %d\n", tri)).encode("ascii")]
     with atomic_open(out, "wb") as f:
         f.write(head)
-        f.write(body)
+        for part in body:
+            f.write(part)
     return out
 
 

@@ -3,11 +3,17 @@
 Viewer orientation like OBJ/PLY (y up: ``y' = H - 1 - y``, triangles facing +z); a PBR
 material (``metallicFactor`` 0, ``roughnessFactor`` 1, double-sided, ``baseColorTexture``)
 so that the face is lit, not black, in glTF viewers. The texture is the ``texture`` output's
-(``options.texture_size``, ``options.mask_invisible``). Written with ``trimesh``.
+(``options.texture_size``, ``options.mask_invisible``).
+
+The file is assembled directly (JSON chunk + BIN chunk of NumPy buffers), byte for byte what
+``trimesh`` (5.x) wrote for the same mesh before -- ``trimesh_glb_bytes`` keeps that path, and a
+test compares the two -- without building a ``trimesh.Trimesh``.
 """
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +21,7 @@ import numpy as np
 
 from prnet.errors import PRNetError
 from prnet.io._atomic import atomic_open
-from prnet.io._mesh import to_viewer
+from prnet.io._mesh import is_rgb8, png_bytes, to_viewer
 from prnet.outputs._files import named
 from prnet.outputs.texture import texture_and_uv
 
@@ -23,12 +29,89 @@ if TYPE_CHECKING:
     from prnet.outputs.options import ExportOptions
     from prnet.pipeline import FaceResult
 
-__all__ = ["glb_bytes", "write"]
+__all__ = ["glb_bytes", "trimesh_glb_bytes", "write"]
+
+_GENERATOR = "https://github.com/mikedh/trimesh"  #: kept: the files stay as they were
+
+
+def _pad4(data: bytes, fill: bytes = b"\0") -> bytes:
+    """``data`` padded with ``fill`` to a multiple of 4 bytes (glTF chunk alignment)."""
+    return data + fill * (-len(data) % 4)
+
+
+def _png(texture: np.ndarray) -> bytes:
+    """The texture as PNG, encoded as trimesh encodes it (Pillow, default settings)."""
+    tex = np.asarray(texture)
+    if is_rgb8(tex):  # shared with the texture outputs of the same face
+        return png_bytes(tex)
+    from PIL import Image
+
+    with io.BytesIO() as f:
+        Image.fromarray(np.ascontiguousarray(tex)).save(f, format="png")
+        return f.getvalue()
+
+
+def _vec_accessor(data: np.ndarray, kind: str, view: int) -> dict:
+    """A float32 VEC accessor with its per-component max/min (trimesh's key order)."""
+    return {"componentType": 5126, "type": kind, "byteOffset": 0, "bufferView": view,
+            "count": len(data), "max": data.max(axis=0).tolist(),
+            "min": data.min(axis=0).tolist()}
 
 
 def glb_bytes(vertices: np.ndarray, triangles: np.ndarray, uv: np.ndarray,
               texture: np.ndarray) -> bytes:
-    """A textured mesh as GLB.
+    """A textured mesh as GLB (one mesh, one PBR material, the texture as embedded PNG).
+
+    Args:
+        vertices: (N, 3) positions, written as given (float32).
+        triangles: (M, 3) 0-based indices (M, N > 0).
+        uv: (N, 2) pixel (column, row) of each vertex in ``texture``, pixel centres at integers.
+        texture: (H, W, 3) uint8 RGB, embedded as PNG.
+    """
+    h, w = texture.shape[:2]
+    # the same float64 steps as the trimesh path: OBJ-style t up, then glTF's t = 1 - t
+    st = np.stack([(uv[:, 0] + 0.5) / w, 1.0 - (uv[:, 1] + 0.5) / h], axis=1)
+    st[:, 1] = 1.0 - st[:, 1]
+    faces = np.asarray(triangles, np.int64).astype(np.uint32)
+    pos = np.asarray(vertices, np.float32).astype(np.float64).astype(np.float32)
+    tex = st.astype(np.float32)
+    buffers = [faces.tobytes(), pos.tobytes(), _png(texture), tex.tobytes()]
+    buffers = [_pad4(b) for b in buffers]
+    offsets = np.cumsum([0] + [len(b) for b in buffers]).tolist()
+    tree = {
+        "scene": 0,
+        "scenes": [{"nodes": [0]}],
+        "asset": {"version": "2.0", "generator": _GENERATOR},
+        "accessors": [
+            {"componentType": 5125, "type": "SCALAR", "bufferView": 0, "count": int(faces.size),
+             "max": [int(faces.max())], "min": [int(faces.min())]},
+            _vec_accessor(pos, "VEC3", 1),
+            _vec_accessor(tex, "VEC2", 3),
+        ],
+        "meshes": [{"name": "geometry_0", "extras": {}, "primitives": [
+            {"attributes": {"POSITION": 1, "TEXCOORD_0": 2}, "indices": 0, "mode": 4,
+             "material": 0}]}],
+        "images": [{"bufferView": 2, "mimeType": "image/png"}],
+        "textures": [{"source": 0}],
+        "materials": [{"pbrMetallicRoughness": {"baseColorTexture": {"index": 0},
+                                                "roughnessFactor": 1.0, "metallicFactor": 0.0},
+                       "name": "prnet_face", "doubleSided": True}],
+        "nodes": [{"name": "geometry_0", "mesh": 0}],
+        "buffers": [{"byteLength": offsets[-1]}],
+        "bufferViews": [{"buffer": 0, "byteOffset": offsets[i], "byteLength": len(b)}
+                        for i, b in enumerate(buffers)],
+    }
+    content = json.dumps(tree, separators=(",", ":")).encode("utf-8")
+    content += b" " * (4 - (len(content) + 20) % 4)  # as trimesh: 1 to 4 spaces
+    header = np.array([0x46546C67, 2, len(content) + offsets[-1] + 28, len(content),
+                       0x4E4F534A], "<u4").tobytes()
+    bin_header = np.array([offsets[-1], 0x004E4942], "<u4").tobytes()
+    return b"".join([header, content, bin_header, *buffers])
+
+
+def trimesh_glb_bytes(vertices: np.ndarray, triangles: np.ndarray, uv: np.ndarray,
+                      texture: np.ndarray) -> bytes:
+    """:func:`glb_bytes` through ``trimesh`` (the previous writer; the reference in tests).
 
     Args:
         vertices: (N, 3) positions, written as given (float32).
