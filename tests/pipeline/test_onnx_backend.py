@@ -178,3 +178,19 @@ def test_export_cli_errors_are_one_line(tmp_path, capsys):
                  str(tmp_path / "missing.safetensors")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("prnet: error:") and "\n" not in err
+
+
+@needs_ort
+def test_bench_through_onnxruntime(onnx_file, tmp_path, capsys):
+    import json
+
+    from prnet.cli import main
+
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--onnx", str(onnx_file), "--repeats", "1", "--seconds", "0.01",
+                 "--batches", "1", "2", "--dtypes", "fp32", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["backend"] == "onnxruntime" and r["network_ms_b1"] > 0
+    rows = [(x["backend"], x["batch"]) for x in r["throughput"]]
+    assert ("onnxruntime", 1) in rows and ("onnxruntime", 2) in rows and ("torch", 1) in rows
+    assert "onnxruntime" in capsys.readouterr().out
