@@ -194,3 +194,25 @@ def test_bench_through_onnxruntime(onnx_file, tmp_path, capsys):
     rows = [(x["backend"], x["batch"]) for x in r["throughput"]]
     assert ("onnxruntime", 1) in rows and ("onnxruntime", 2) in rows and ("torch", 1) in rows
     assert "onnxruntime" in capsys.readouterr().out
+
+
+@needs_ort
+@pytest.mark.parametrize("variant", ["short", "full"])
+def test_detector_export_matches_torch(variant, tmp_path):
+    import torch
+
+    from prnet.cli import main
+    from prnet.detect.blazeface import SPECS, load_net
+    from prnet.pipeline.onnx_backend import _import_ort
+
+    path = tmp_path / f"blazeface_{variant}.onnx"
+    assert main(["export", "onnx", "-o", str(path), "--detector", variant]) == 0
+    size = SPECS[variant].input_size
+    x = torch.rand(3, 3, size, size) * 2 - 1
+    with torch.inference_mode():
+        reg, cls = load_net(variant)(x)
+    sess = _import_ort().InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    oreg, ocls = sess.run(["regressors", "logits"], {"image": x.numpy()})
+    # fp32 summation order: up to 0.02 on the short net's logits of a real photo, which reach -2e4
+    assert np.abs(oreg - reg.numpy()).max() < 0.05 and np.abs(ocls - cls.numpy()).max() < 0.05
+    assert sess.get_modelmeta().custom_metadata_map["model"] == f"blazeface_{variant}"

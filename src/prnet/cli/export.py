@@ -22,6 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="safetensors weights to use instead of the bundled ones")
     o.add_argument("--opset", type=int, default=None, metavar="N",
                    help="ONNX opset (default 17)")
+    o.add_argument("--detector", choices=["short", "full"], default=None,
+                   help="export the bundled BlazeFace network (short 128x128 or full 192x192: "
+                        "input 'image' in [-1, 1], outputs 'regressors' and 'logits'; anchor "
+                        "decoding and NMS are not in the graph) instead of the position-map "
+                        "network")
     o.set_defaults(func=run)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -36,6 +41,15 @@ def run(args: argparse.Namespace) -> int:
     opset = DEFAULT_OPSET if args.opset is None else args.opset
     if not 7 <= opset <= 23:
         raise PRNetError(f"--opset: expected 7 to 23, got {opset}")
+    if args.detector:
+        if args.model or args.weights:
+            raise PRNetError("--detector exports the bundled BlazeFace; --model/--weights are "
+                             "for the position-map network")
+        from prnet.models.onnx_export import export_detector_onnx
+
+        path = export_detector_onnx(args.detector, args.output, opset)
+        print(f"wrote {path} (BlazeFace {args.detector}, opset {opset})")
+        return 0
     name = opts.model or DEFAULT_MODEL
     net = load_model(name, opts.weights, "cpu")
     sha = file_sha256(opts.weights) if opts.weights else BUNDLED[name].sha256

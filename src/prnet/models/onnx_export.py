@@ -7,7 +7,8 @@ The metadata (:data:`METADATA_KEYS`) records the format, model name, prnet versi
 normalisation and the weights' sha256.
 
 Uses the TorchScript exporter (``dynamo=False``): it needs only ``onnx`` besides torch and takes
-about 1.5 s for the default network.
+about 1.5 s for the default network. :func:`export_detector_onnx` writes a BlazeFace network
+the same way.
 """
 
 from __future__ import annotations
@@ -46,6 +47,38 @@ def export_onnx(net: nn.Module, path: str | os.PathLike, model: str, weights_sha
     """
     import prnet
 
+    meta = {"format": ONNX_FORMAT, "model": model, "prnet_version": prnet.__version__,
+            "normalisation": NORMALISATION, "weights_sha256": weights_sha256, "output": OUTPUT}
+    return write_onnx(net, path, CROP, [INPUT_NAME], [OUTPUT_NAME], meta, opset)
+
+
+def export_detector_onnx(variant: str, path: str | os.PathLike, opset: int = DEFAULT_OPSET) -> Path:
+    """The bundled BlazeFace ``variant`` ("short" 128×128, "full" 192×192) as ONNX: input
+    ``image`` float32 (B, 3, S, S) letterboxed RGB in [-1, 1], outputs ``regressors``
+    (B, anchors, 16) and ``logits`` (B, anchors, 1), as the torch network gives them (anchor
+    decoding and NMS stay in :mod:`prnet.detect.blazeface`)."""
+    import prnet
+    from prnet.detect.blazeface import SPECS, load_net
+
+    net = load_net(variant)  # checks the variant and the bundled file
+    spec = SPECS[variant]
+    meta = {"format": "prnet-blazeface-onnx-1", "model": f"blazeface_{variant}",
+            "prnet_version": prnet.__version__,
+            "normalisation": f"image: float32 (B, 3, {spec.input_size}, {spec.input_size}) "
+                             f"{spec.weights.normalisation}",
+            "weights_sha256": spec.sha256, "licence": spec.licence,
+            "output": "regressors (B, anchors, 16), logits (B, anchors, 1)"}
+    return write_onnx(net, path, spec.input_size, ["image"], ["regressors", "logits"], meta, opset)
+
+
+def write_onnx(net: nn.Module, path: str | os.PathLike, size: int, inputs: list[str],
+               outputs: list[str], meta: dict[str, str], opset: int = DEFAULT_OPSET) -> Path:
+    """Export ``net`` on a (2, 3, size, size) example with a dynamic batch axis on every input
+    and output, add ``meta`` as metadata, write atomically.
+
+    Raises:
+        PRNetError: ``onnx`` is not installed, or the export fails (one line).
+    """
     try:
         import onnx
     except ImportError:
@@ -53,18 +86,16 @@ def export_onnx(net: nn.Module, path: str | os.PathLike, model: str, weights_sha
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     cpu = _cpu_copy(net)
-    x = torch.rand(2, 3, CROP, CROP)
+    x = torch.rand(2, 3, size, size)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(cpu, (x,), tmp, dynamo=False, opset_version=int(opset),
-                              input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                              dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})
+                              input_names=inputs, output_names=outputs,
+                              dynamic_axes={n: {0: "batch"} for n in [*inputs, *outputs]})
         proto = onnx.load(tmp)
-        meta = {"format": ONNX_FORMAT, "model": model, "prnet_version": prnet.__version__,
-                "normalisation": NORMALISATION, "weights_sha256": weights_sha256, "output": OUTPUT}
         del proto.metadata_props[:]
         for k, v in meta.items():
             proto.metadata_props.add(key=k, value=v)
@@ -74,7 +105,8 @@ def export_onnx(net: nn.Module, path: str | os.PathLike, model: str, weights_sha
     except PRNetError:
         raise
     except Exception as exc:  # noqa: BLE001 - one line for the user
-        raise PRNetError(f"ONNX export of {model} failed: {type(exc).__name__}: {exc}"[:400]) from None
+        msg = f"ONNX export of {meta.get('model')} failed: {type(exc).__name__}: {exc}"
+        raise PRNetError(msg.splitlines()[0][:400]) from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
