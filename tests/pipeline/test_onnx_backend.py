@@ -216,3 +216,28 @@ def test_detector_export_matches_torch(variant, tmp_path):
     # fp32 summation order: up to 0.02 on the short net's logits of a real photo, which reach -2e4
     assert np.abs(oreg - reg.numpy()).max() < 0.05 and np.abs(ocls - cls.numpy()).max() < 0.05
     assert sess.get_modelmeta().custom_metadata_map["model"] == f"blazeface_{variant}"
+
+
+@needs_ort
+def test_session_threads_follow_torch(onnx_file, monkeypatch):
+    """`prnet --threads N` sets torch's threads; the onnxruntime session takes the same number."""
+    import onnxruntime
+    import torch
+
+    from prnet.pipeline.onnx_backend import open_session
+
+    seen = []
+    real = onnxruntime.InferenceSession
+
+    def spy(path, so, **kw):
+        seen.append(so.intra_op_num_threads)
+        return real(path, so, **kw)
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", spy)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        open_session(onnx_file)
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1]
