@@ -246,7 +246,7 @@ def test_cli_video(prn, clip, tmp_path, monkeypatch, capsys):
             "--no-smooth",
             "--no-mesh",
             "--no-progress",
-            "--backend",
+            "--decoder",
             "opencv",
         ]
     )

@@ -91,3 +91,17 @@ def test_gpu_bench_script_on_cpu(tmp_path) -> None:
     assert "cuda_graph_b1" not in r
     text = (tmp_path / "bench_gpu.txt").read_text()
     assert text.startswith(format_bench(r)) and "end to end" in text and "batch-1 latency" in text
+
+
+def test_bench_baseline_teacher(tmp_path, capsys) -> None:
+    """--baseline teacher: the 3DDFA_V2 network timed in the same run (random weights, no
+    ../shared needed); figures printed, never asserted beyond being there."""
+    from prnet.cli import main
+
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--repeats", "1", "--seconds", "0.01", "--batches", "1", "--dtypes",
+                 "fp32", "--baseline", "teacher", "--json", str(out)]) == 0
+    assert "Baseline teacher (120x120 input" in capsys.readouterr().out
+    b = json.loads(out.read_text())["baselines"]["teacher"]
+    assert b["input_size"] == 120 and b["network_ms_b1"] > 0 and b["ours_over_baseline"] > 0
+    assert b["e2e_ms_per_face_swapped"] > 0

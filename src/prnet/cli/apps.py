@@ -288,10 +288,12 @@ def _register_video(sub: argparse._SubParsersAction) -> None:
         help="run the detector every N processed frames to find new faces (default 30)",
     )
     p.add_argument(
-        "--backend",
+        "--decoder",
+        "--video-backend",
+        dest="decoder",
         choices=["auto", "pyav", "opencv"],
         default="auto",
-        help="decoder: PyAV if installed (auto), else OpenCV",
+        help="video decoder: PyAV if installed (auto), else OpenCV (--backend is the network's)",
     )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     p.set_defaults(func=_run_video)
@@ -304,7 +306,7 @@ def _run_video(args: argparse.Namespace) -> int:
     problem = path_problem(args.input)
     if problem is not None:
         raise PRNetError(f"cannot read video {args.input}: {problem}")
-    VideoReader(args.input, args.backend).close()  # fail fast, before loading the network
+    VideoReader(args.input, args.decoder).close()  # fail fast, before loading the network
     _remove_stale_temporaries({Path(args.output)})
     proc = VideoProcessor(
         load_prn(args),
@@ -315,7 +317,7 @@ def _run_video(args: argparse.Namespace) -> int:
         detect_every=args.detect_every,
         mesh=args.mesh,
         progress=args.progress,
-        backend=args.backend,
+        backend=args.decoder,
     )
     try:
         s = proc.run(args.input, args.output)

@@ -15,7 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "crop, network, post-processing, render/visibility, pose, exports to a temp folder), "
         "end-to-end faces/s, network batch-1 latency and throughput over batch sizes (CPU: 1, 8, "
         "32 fp32; CUDA: 1, 64, 256 in fp32/fp16/bf16, with and without channels-last, plus a "
-        "CUDA-graph batch-1 latency), and the hardware. --tta/--tta-shift time the pipeline with "
+        "CUDA-graph batch-1 latency), and the hardware. --backend onnxruntime times the "
+        "pipeline and the network through onnxruntime next to torch; --baseline teacher adds the "
+        "3DDFA_V2 network's batch-1 time. --tta/--tta-shift time the pipeline with "
         "test-time augmentation. Prints a table; --json writes it all.")
     p.add_argument("--json", default=None, help="write the results as JSON")
     p.add_argument("--image", default=None, help="benchmark image (default: the bundled astronaut.jpg)")
@@ -27,6 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dtypes", nargs="+", choices=["fp32", "fp16", "bf16"], default=None,
                    help="network dtypes (default: fp32 on CPU, plus bf16 where the CPU has it natively; all three on CUDA)")
     p.add_argument("--no-cuda-graph", action="store_true", help="skip the CUDA-graph latency")
+    p.add_argument("--baseline", choices=["teacher"], action="append", default=[],
+                   help="also time the 3DDFA_V2 teacher network (MobileNet-V1 0.5, 120x120 "
+                        "input, random weights) at batch 1 in the same run, and the pipeline "
+                        "with it in place of ours")
     ph = p.add_argument_group("phone photos")
     ph.add_argument("--phone", action="store_true",
                     help="instead of the above: time `prnet reconstruct --kpt` and `--all` on "
@@ -50,9 +56,14 @@ def run(args: argparse.Namespace) -> int:
         raise PRNetError(f"--repeats: expected a positive number, got {args.repeats}")
     if args.batches and min(args.batches) < 1:
         raise PRNetError(f"--batches: expected positive numbers, got {args.batches}")
+    baselines = {}
+    if "teacher" in args.baseline:
+        from prnet.train.teacher import TEACHER_SIZE, TeacherNet
+
+        baselines["teacher"] = (TeacherNet, TEACHER_SIZE)
     result = run_bench(model_options(args), args.image, args.repeats, args.seconds, args.batches,
                        args.dtypes, cuda_graph=not args.no_cuda_graph,
-                       log=lambda m: print(m, file=sys.stderr, flush=True))
+                       log=lambda m: print(m, file=sys.stderr, flush=True), baselines=baselines)
     print(format_bench(result), end="")
     if args.json:
         print(f"wrote {write_json(args.json, result)}")

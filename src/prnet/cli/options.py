@@ -1,7 +1,7 @@
 """The model options of every command that runs the network, declared once.
 
 :func:`model_parser` is the argparse parent parser (``--device --model --weights --detector
---batch-size --refine --tta/--tta-shift --precision``); :func:`load_prn` turns the parsed
+--batch-size --refine --tta/--tta-shift --precision --backend --onnx``); :func:`load_prn` turns the parsed
 arguments into a :class:`prnet.pipeline.ModelOptions` and a :class:`prnet.PRN`, every failure
 as one line.
 """
@@ -22,10 +22,11 @@ def model_parser(**defaults: Any) -> argparse.ArgumentParser:
     :class:`~prnet.pipeline.ModelOptions` defaults, e.g. ``device="cpu"`` for benchmarks)."""
     from prnet.detect import available_detectors
     from prnet.models.precision import PRECISIONS
-    from prnet.pipeline.options import ModelOptions
+    from prnet.pipeline.options import BACKENDS, ModelOptions
 
     base = ModelOptions()
-    d = {**{k: getattr(base, k) for k in ("device", "detector", "precision")}, **defaults}
+    d = {**{k: getattr(base, k) for k in ("device", "detector", "precision", "backend")},
+         **defaults}
     detectors = sorted(available_detectors())
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("model and detector")
@@ -51,6 +52,13 @@ def model_parser(**defaults: Any) -> argparse.ArgumentParser:
                    help="network precision: fp32 (default); bf16 on CUDA or on a CPU with native "
                         "bf16 (AVX512-BF16/AMX: about 2.5x faster network there, same dev NME); "
                         "fp16 on CUDA")
+    g.add_argument("--backend", default=d["backend"], choices=BACKENDS,
+                   help="network runtime: torch (default); onnxruntime (CPU, fp32, needs "
+                        'pip install "prnet[onnx]"; exports the network to ~/.cache/prnet/onnx '
+                        "on first use); auto: onnxruntime when installed and the run is fp32 on "
+                        "the CPU, else torch")
+    g.add_argument("--onnx", default=None, metavar="FILE",
+                   help="run this ONNX file (from `prnet export onnx`) with onnxruntime")
     return p
 
 

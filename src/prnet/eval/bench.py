@@ -2,6 +2,7 @@
 
 * :func:`bench_network` — network forward time and throughput per (dtype, batch size).
 * :func:`bench_cuda_graph` — batch-1 latency replaying a captured CUDA graph.
+* :func:`bench_stage4` — the same for the pipeline's own stage-4 callable (any backend).
 * :func:`bench_pipeline` — per-stage wall time of the whole PRN pipeline on one image
   (decode, detect, crop, network, post-processing, render/visibility, pose, exports).
 * :func:`run_bench` — all of it plus hardware information, as one JSON-ready dict.
@@ -31,6 +32,7 @@ __all__ = [
     "bench_cuda_graph",
     "bench_network",
     "bench_pipeline",
+    "bench_stage4",
     "default_batches",
     "format_bench",
     "hardware_info",
@@ -54,13 +56,14 @@ def _sync(device: str) -> None:
 def bench_network(
     name: str = "mobilenet_unet", device: str = "cpu", dtypes: tuple[str, ...] = ("fp32",),
     batches: tuple[int, ...] = (1,), channels_last: bool = False, seconds: float = 2.0,
-    model: torch.nn.Module | None = None, min_iters: int = 3, warmup: int = 3,
+    model: torch.nn.Module | None = None, min_iters: int = 3, warmup: int = 3, size: int = CROP,
 ) -> list[dict]:
     """Network forward time per batch and throughput for each (dtype, batch size).
 
     Each configuration gets ``warmup`` passes, then runs for ``seconds`` (at least
     ``min_iters`` passes, each synchronised: no overlap of consecutive batches). ``model`` (default: a fresh ``create_model(name)``, whose random
-    weights run as fast as trained ones) is moved to ``device`` and cast in place.
+    weights run as fast as trained ones) is moved to ``device`` and cast in place; ``size``: the
+    side of its square input (256; 120 for the 3DDFA_V2 teacher).
 
     Returns:
         One dict per configuration: model, device, dtype, batch, channels_last,
@@ -75,7 +78,7 @@ def bench_network(
         dtype = _DTYPES[dt]
         m = model.to(dtype) if dt != "fp32" else model.float()
         for b in batches:
-            x = torch.rand(b, 3, CROP, CROP, device=device, dtype=dtype)
+            x = torch.rand(b, 3, size, size, device=device, dtype=dtype)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             for _ in range(warmup):
@@ -89,12 +92,39 @@ def bench_network(
                 best = min(best, time.perf_counter() - t1)
                 n += 1
             dt_s = (time.perf_counter() - t0) / n
-            rows.append({"model": name, "device": str(device), "dtype": dt, "batch": b,
+            rows.append({"model": name, "backend": "torch", "device": str(device), "dtype": dt,
+                         "batch": b,
                          "channels_last": channels_last, "ms_per_batch": round(dt_s * 1e3, 3),
                          "ms_per_batch_min": round(best * 1e3, 3),
                          "ms_per_image": round(dt_s * 1e3 / b, 4),
                          "img_per_s": round(b / dt_s, 1)})
         model.float()
+    return rows
+
+
+def bench_stage4(network: Any, name: str, batches: Sequence[int] = (1,), seconds: float = 1.0,
+                 min_iters: int = 3, warmup: int = 1) -> list[dict]:
+    """:func:`bench_network` for a pipeline's stage-4 callable (``prn.network``: its
+    ``forward`` on a (B, 3, 256, 256) input in [0, 1], output copied to numpy), whatever its
+    backend (``network.backend``, "torch" when it has none)."""
+    backend = getattr(network, "backend", "torch")
+    rows = []
+    with torch.inference_mode():
+        for b in batches:
+            x = torch.rand(b, 3, CROP, CROP).contiguous(memory_format=torch.channels_last)
+            for _ in range(warmup):
+                network.forward(x)
+            n, t0, best = 0, time.perf_counter(), float("inf")
+            while time.perf_counter() - t0 < seconds or n < min_iters:
+                t1 = time.perf_counter()
+                network.forward(x)
+                best = min(best, time.perf_counter() - t1)
+                n += 1
+            dt_s = (time.perf_counter() - t0) / n
+            rows.append({"model": name, "backend": backend, "device": "cpu", "dtype": "fp32",
+                         "batch": b, "channels_last": None, "ms_per_batch": round(dt_s * 1e3, 3),
+                         "ms_per_batch_min": round(best * 1e3, 3),
+                         "ms_per_image": round(dt_s * 1e3 / b, 4), "img_per_s": round(b / dt_s, 1)})
     return rows
 
 
@@ -277,6 +307,7 @@ def run_bench(
     seconds: float = 1.0, batches: Sequence[int] | None = None,
     dtypes: Sequence[str] | None = None, cuda_graph: bool = True,
     log: Callable[[str], None] | None = None,
+    baselines: dict[str, tuple[Callable[[], torch.nn.Module], int]] | None = None,
 ) -> dict[str, Any]:
     """The whole benchmark: pipeline stages, network latency/throughput, hardware.
 
@@ -285,13 +316,22 @@ def run_bench(
     batch-1 latency, on the CPU in fp32, and bf16 where the CPU has it natively (one warm-up pass
     per configuration). ``options`` (:class:`~prnet.pipeline.ModelOptions`, or a device name for
     the defaults) build the timed :class:`prnet.PRN`; its ``tta`` applies to the pipeline only:
-    the throughput table times single network passes.
+    the throughput table times single network passes. With ``options.backend`` resolving to
+    onnxruntime, its stage-4 callable is timed at the same batch sizes next to torch's rows.
+
+    ``baselines`` (name → (network factory, input side)), e.g. the 3DDFA_V2 teacher at 120×120
+    (random weights: they run as fast as trained ones): each is timed at batch 1 on the same
+    device and threads, and the pipeline's end to end is restated with its network stage swapped
+    for it (``e2e_ms_per_face_swapped``: our pipeline minus our network stage plus its
+    batch-1 network time; its own decoding of the output is not timed).
 
     Returns:
         A JSON-ready dict with ``hardware``, ``pipeline`` (:func:`bench_pipeline`),
         ``e2e_ms_per_face``, ``e2e_faces_per_s``, ``stages_ms_per_face``, ``network_ms_b1``
-        (fp32, channels-last, batch 1), ``network_ms_b1_contiguous``, ``throughput``
-        (:func:`bench_network` rows) and ``cuda_graph_b1`` (CUDA only).
+        (the pipeline's backend, fp32, channels-last for torch, batch 1),
+        ``network_ms_b1_torch``, ``network_ms_b1_contiguous``, ``backend``, ``throughput``
+        (:func:`bench_network` / :func:`bench_stage4` rows), ``baselines`` (when given) and
+        ``cuda_graph_b1`` (CUDA only).
 
     Raises:
         PRNetError: CUDA requested but not available, unreadable image, no face found.
@@ -332,13 +372,21 @@ def run_bench(
             hit = bench_network(name, device, ("fp32",), (1,), cl, seconds, create_model(name))
         return hit[0]["ms_per_batch"]
 
+    ours_b1 = b1(True)
+    if prn.backend != "torch":
+        say(f"network: {name} through {prn.backend}, batches {batches}")
+        rows += bench_stage4(prn.network, name, batches, seconds)
+        hit = [r for r in rows if r["backend"] == prn.backend and r["batch"] == 1]
+        ours_b1 = (hit or bench_stage4(prn.network, name, (1,), seconds))[0]["ms_per_batch"]
     out: dict[str, Any] = {
         "hardware": hardware_info(device),
         "model": name,
+        "backend": prn.backend,
         "weights": str(weights) if weights else "bundled",
         "image": str(path),
         "tta": prn.tta,
-        "network_ms_b1": b1(True),
+        "network_ms_b1": ours_b1,
+        "network_ms_b1_torch": b1(True),
         "network_ms_b1_contiguous": b1(False),
         "e2e_ms_per_face": pipe["e2e_ms_per_face"],
         "e2e_faces_per_s": pipe["e2e_faces_per_s"],
@@ -351,6 +399,20 @@ def run_bench(
         out["cuda_graph_b1"] = {dt: bench_cuda_graph(name, device, dt, True, seconds,
                                                      create_model(name))
                                 for dt in dtypes}
+    if baselines:
+        out["baselines"] = {}
+        for bname, (factory, size) in baselines.items():
+            say(f"baseline: {bname} network ({size}x{size}), batch 1")
+            row = bench_network(bname, device, ("fp32",), (1,), channels_last=True,
+                                seconds=seconds, model=factory(), size=size,
+                                warmup=3 if is_cuda else 1)[0]
+            e2e = pipe["e2e_ms_per_face"] - pipe["stages_ms_per_face"]["network"] + row["ms_per_batch"]
+            out["baselines"][bname] = {
+                "input_size": size, "network_ms_b1": row["ms_per_batch"],
+                "network_ms_b1_min": row["ms_per_batch_min"],
+                "ours_over_baseline": round(out["network_ms_b1_torch"] / row["ms_per_batch"], 2),
+                "ours_backend_over_baseline": round(ours_b1 / row["ms_per_batch"], 2),
+                "e2e_ms_per_face_swapped": round(e2e, 3)}
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
 
@@ -382,15 +444,29 @@ def format_bench(result: dict[str, Any]) -> str:
                  f"{pipe.get('e2e_ms_per_face_min', float('nan')):9.2f}   "
                  f"({result['e2e_faces_per_s']:.1f} faces/s)")
     lines.append("")
-    lines.append(f"Network ({result['model']}): batch-1 latency {result['network_ms_b1']:.2f} ms "
-                 "(fp32, channels-last as in the pipeline)")
-    lines.append(f"  {'dtype':<6} {'ch-last':<8} {'batch':>5} {'ms/batch':>10} {'min':>9} "
-                 f"{'ms/img':>8} {'img/s':>9}")
+    backend = result.get("backend", "torch")
+    lines.append(f"Network ({result['model']}, {backend}): batch-1 latency "
+                 f"{result['network_ms_b1']:.2f} ms (fp32"
+                 f"{', channels-last' if backend == 'torch' else ''} as in the pipeline)")
+    lines.append(f"  {'backend':<12} {'dtype':<6} {'ch-last':<8} {'batch':>5} {'ms/batch':>10} "
+                 f"{'min':>9} {'ms/img':>8} {'img/s':>9}")
     for r in result["throughput"]:
-        lines.append(f"  {r['dtype']:<6} {r['channels_last']!s:<8} {r['batch']:5d} "
+        cl = "-" if r["channels_last"] is None else str(r["channels_last"])
+        lines.append(f"  {r.get('backend', 'torch'):<12} {r['dtype']:<6} {cl:<8} {r['batch']:5d} "
                      f"{r['ms_per_batch']:10.2f} {r.get('ms_per_batch_min', float('nan')):9.2f} "
                      f"{r['ms_per_image']:8.3f} {r['img_per_s']:9.1f}")
     for dt, g in (result.get("cuda_graph_b1") or {}).items():
         txt = g["error"] if "error" in g else f"{g['ms_per_batch']:.3f} ms"
         lines.append(f"  CUDA graph batch 1 {dt}: {txt}")
+    for bname, b in (result.get("baselines") or {}).items():
+        lines.append("")
+        lines.append(f"Baseline {bname} ({b['input_size']}x{b['input_size']} input, random weights): "
+                     f"network batch 1 {b['network_ms_b1']:.2f} ms (min {b['network_ms_b1_min']:.2f})"
+                     f" vs ours {result['network_ms_b1_torch']:.2f} ms (torch): ours/{bname} "
+                     f"{b['ours_over_baseline']:.2f}x"
+                     + ("" if backend == "torch" else
+                        f"; ours through {backend} {result['network_ms_b1']:.2f} ms: "
+                        f"{b['ours_backend_over_baseline']:.2f}x"))
+        lines.append(f"  pipeline with its network in place of ours: {b['e2e_ms_per_face_swapped']:.2f} "
+                     f"ms/face vs {result['e2e_ms_per_face']:.2f} (its output decoding not timed)")
     return "\n".join(lines) + "\n"

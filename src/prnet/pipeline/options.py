@@ -14,6 +14,10 @@ from prnet.models.precision import PRECISIONS
 #: Test-time augmentation modes: network passes per face 1, 2 and 10.
 TTA_MODES = ("off", "flip", "shift")
 
+#: Stage-4 backends: torch (default), onnxruntime (CPU, fp32; ``pip install "prnet[onnx]"``),
+#: auto (onnxruntime when installed and the run is fp32 on the CPU, else torch).
+BACKENDS = ("torch", "onnxruntime", "auto")
+
 
 def _tta_mode(tta: bool | str) -> str:
     mode = ("flip" if tta else "off") if isinstance(tta, bool) else tta
@@ -46,6 +50,10 @@ class ModelOptions:
         refine: re-crop each face from its first-pass landmarks and run the network again.
         tta: test-time augmentation, one of :data:`TTA_MODES` (``True`` means "flip").
         precision: "fp32", or "bf16"/"fp16" autocast (see :class:`prnet.PRN`).
+        backend: stage-4 runtime, one of :data:`BACKENDS` (see
+            :mod:`prnet.pipeline.onnx_backend`).
+        onnx: an ONNX file (from ``prnet export onnx``) to run instead of exporting the network
+            into the cache; implies ``backend="onnxruntime"`` when the backend is "torch".
 
     Raises:
         PRNetError: a value of the wrong kind (checked here, before anything is loaded).
@@ -61,6 +69,8 @@ class ModelOptions:
     refine: bool = False
     tta: str = "off"
     precision: str = "fp32"
+    backend: str = "torch"
+    onnx: str | os.PathLike | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tta", _tta_mode(self.tta))
@@ -77,6 +87,15 @@ class ModelOptions:
             raise PRNetError(f"refine must be True or False, got {self.refine!r}")
         object.__setattr__(self, "refine", bool(self.refine))
         _check_weights_path(self.weights)
+        if self.backend not in BACKENDS:
+            raise PRNetError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.onnx is not None:
+            if not isinstance(self.onnx, (str, os.PathLike)) or not str(self.onnx):
+                raise WeightsError(f"onnx must be a file path, got {self.onnx!r}")
+            if not os.path.isfile(self.onnx):
+                raise WeightsError(f"ONNX file not found: {self.onnx}")
+            if self.backend == "torch":
+                object.__setattr__(self, "backend", "onnxruntime")
 
     def replace(self, **changes: Any) -> ModelOptions:
         """A copy with ``changes`` applied (and checked)."""
@@ -86,6 +105,7 @@ class ModelOptions:
         """The options as JSON-ready values (weights as a string)."""
         d = asdict(self)
         d["weights"] = None if self.weights is None else str(self.weights)
+        d["onnx"] = None if self.onnx is None else str(self.onnx)
         return d
 
     @classmethod

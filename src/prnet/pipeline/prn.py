@@ -19,6 +19,7 @@ from prnet.detect import Detection, FaceDetector, get_detector
 from prnet.errors import PRNetError
 from prnet.io.image import read_image, to_rgb_uint8
 from prnet.models.precision import effective_precision
+from prnet.pipeline.onnx_backend import resolve_backend
 from prnet.pipeline.options import ModelOptions
 from prnet.pipeline.plan import (
     FacePlan,
@@ -85,6 +86,10 @@ class PRN:
             with native bf16 (AVX512-BF16/AMX; measured on a 2-core AMD EPYC: network 2.5x
             faster, dev balanced 2D NME unchanged at 3.617). The mean-face residual is added in
             fp32, so positions keep full precision.
+        backend: stage-4 runtime: "torch" (default), "onnxruntime" (CPU fp32, ``pip install
+            "prnet[onnx]"``; the network is exported to ``$PRNET_CACHE/onnx`` on first use) or
+            "auto" (onnxruntime when installed and the run is fp32 on the CPU).
+        onnx: an ONNX file from ``prnet export onnx`` to run (implies backend "onnxruntime").
         options: all of the above as one :class:`~prnet.pipeline.options.ModelOptions` (then
             the other arguments must be left at their defaults).
 
@@ -96,7 +101,8 @@ class PRN:
     def __init__(self, model: str | None = None, weights: str | os.PathLike | None = None,
                  device: str = "auto", detector: str | FaceDetector = "blazeface",
                  batch_size: int | None = None, refine: bool = False, tta: bool | str = False,
-                 half: bool = False, precision: str = "fp32", *,
+                 half: bool = False, precision: str = "fp32", backend: str = "torch",
+                 onnx: str | os.PathLike | None = None, *,
                  options: ModelOptions | None = None) -> None:
         from prnet.models.weights import load_model
 
@@ -104,7 +110,8 @@ class PRN:
             name = detector if isinstance(detector, str) else detector.name
             options = ModelOptions(model=model, weights=weights, device=device, detector=name,
                                    batch_size=batch_size, refine=refine, tta=tta,
-                                   precision="fp16" if half else precision)
+                                   precision="fp16" if half else precision,
+                                   backend=backend, onnx=onnx)
         self.device = resolve_device(options.device)
         self.precision = _check_precision(options.precision, self.device)
         if options.batch_size is None:
@@ -112,10 +119,29 @@ class PRN:
         self.options = options
         self.net = load_model(options.model, options.weights, self.device)
         self.layout = load_layout()
-        self.network = PosmapNetwork(self.net, self.device, self.precision, options.batch_size,
-                                     options.tta != "off", self.layout)
+        self.backend = resolve_backend(options.backend, self.device, self.precision)
+        self.network = self._posmap_network(options)
         self.detector: FaceDetector = (detector if not isinstance(detector, str)
                                        else get_detector(options.detector, device=self.device))
+
+    def _posmap_network(self, options: ModelOptions) -> PosmapNetwork:
+        """Stage 4's callable for ``self.backend``: torch, or onnxruntime on the given ONNX
+        file or on the network exported into the cache (keyed by the weights' sha256)."""
+        flip = options.tta != "off"
+        if self.backend == "torch":
+            return PosmapNetwork(self.net, self.device, self.precision, options.batch_size, flip,
+                                 self.layout)
+        from prnet.pipeline.onnx_backend import OnnxPosmapNetwork, cached_onnx
+
+        path = options.onnx
+        if path is None:
+            from prnet.models.weights import BUNDLED, DEFAULT_MODEL, file_sha256
+
+            name = options.model or DEFAULT_MODEL
+            sha = (file_sha256(options.weights) if options.weights is not None
+                   else BUNDLED[name].sha256)
+            path = cached_onnx(self.net, name, sha)
+        return OnnxPosmapNetwork(path, options.batch_size, flip, self.layout)
 
     # The run-time options can change on a live PRN (the network and detector stay loaded).
     @property
