@@ -3,7 +3,7 @@ paths the listing cannot use, non-UTF-8 names, exit codes, leftovers and library
 
 Every bad input gets one stderr line naming it (never a traceback), the documented exit
 code, and the other inputs still get complete outputs; no two inputs share an output name.
-The network is the session ``prn`` (not reloaded per run); images are small.
+The network is the shared test fixture ``prn`` (not reloaded per run); images are small.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def run_cli(*argv) -> tuple[int, str, str]:
 
 @pytest.fixture(autouse=True)
 def shared_network(prn, monkeypatch):
-    """Every command gets the session network instead of loading its own."""
+    """Every command gets the shared fixture network instead of loading its own."""
     monkeypatch.setattr(cli_reconstruct, "load_prn", lambda args, detector=None: prn)
     monkeypatch.setattr(cli_apps, "load_prn", lambda args: prn)
 

@@ -63,13 +63,13 @@ def crops(prn, astro):
 def test_export_metadata_and_dynamic_batch(onnx_file):
     from prnet import __version__
     from prnet.models.weights import BUNDLED
-    from prnet.pipeline.onnx_backend import onnx_metadata, open_session
+    from prnet.pipeline.onnx_backend import onnx_metadata, open_runtime
 
     meta = onnx_metadata(onnx_file)
     assert meta["model"] == "mobilenet_unet" and meta["prnet_version"] == __version__
     assert meta["weights_sha256"] == BUNDLED["mobilenet_unet"].sha256
     assert "[0, 1]" in meta["normalisation"]
-    sess = open_session(onnx_file, threads=1)
+    sess = open_runtime(onnx_file, threads=1)
     y = sess.run(None, {"crops": np.zeros((3, 3, 256, 256), np.float32)})[0]
     assert y.shape == (3, 3, 256, 256)
 
@@ -220,11 +220,11 @@ def test_detector_export_matches_torch(variant, tmp_path):
 
 @needs_ort
 def test_session_threads_follow_torch(onnx_file, monkeypatch):
-    """`prnet --threads N` sets torch's threads; the onnxruntime session takes the same number."""
+    """`prnet --threads N` sets torch's threads; the onnxruntime runner takes the same number."""
     import onnxruntime
     import torch
 
-    from prnet.pipeline.onnx_backend import open_session
+    from prnet.pipeline.onnx_backend import open_runtime
 
     seen = []
     real = onnxruntime.InferenceSession
@@ -237,7 +237,7 @@ def test_session_threads_follow_torch(onnx_file, monkeypatch):
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        open_session(onnx_file)
+        open_runtime(onnx_file)
     finally:
         torch.set_num_threads(before)
     assert seen == [1]

@@ -88,8 +88,8 @@ def cached_onnx(net: torch.nn.Module, model: str, weights_sha256: str,
     return path
 
 
-def open_session(path: str | os.PathLike, threads: int | None = None) -> Any:
-    """An onnxruntime CPU session of a position-map ONNX file (``threads``: intra-op threads,
+def open_runtime(path: str | os.PathLike, threads: int | None = None) -> Any:
+    """An onnxruntime CPU inference runner of a position-map ONNX file (``threads``: intra-op threads,
     default ``torch.get_num_threads()`` so that ``prnet --threads N`` applies).
 
     Raises:
@@ -109,11 +109,11 @@ def open_session(path: str | os.PathLike, threads: int | None = None) -> Any:
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WeightsError(f"not a usable ONNX file: {path} ({msg[:200]})") from None
-    check_session(sess, path)
+    check_runtime(sess, path)
     return sess
 
 
-def check_session(sess: Any, path: str | os.PathLike) -> None:
+def check_runtime(sess: Any, path: str | os.PathLike) -> None:
     """One input ``crops`` and one output ``posmap``, both float (B, 3, 256, 256).
 
     Raises:
@@ -136,7 +136,7 @@ def check_session(sess: Any, path: str | os.PathLike) -> None:
 
 def onnx_metadata(path: str | os.PathLike) -> dict[str, str]:
     """The metadata entries of an ONNX file (empty when it has none)."""
-    sess = open_session(path, threads=1)
+    sess = open_runtime(path, threads=1)
     return dict(sess.get_modelmeta().custom_metadata_map)
 
 
@@ -145,7 +145,7 @@ class OnnxPosmapNetwork(PosmapNetwork):
     :class:`~prnet.pipeline.posmaps.PosmapNetwork` (batching, flip TTA) on the CPU in fp32.
 
     Args:
-        path: the ONNX file (checked by :func:`open_session`).
+        path: the ONNX file (checked by :func:`open_runtime`).
         batch_size, flip, layout: as for :class:`~prnet.pipeline.posmaps.PosmapNetwork`.
         threads: onnxruntime intra-op threads (default: ``torch.get_num_threads()``).
     """
@@ -156,10 +156,10 @@ class OnnxPosmapNetwork(PosmapNetwork):
                  threads: int | None = None) -> None:
         super().__init__(None, "cpu", "fp32", batch_size, flip, layout)  # type: ignore[arg-type]
         self.path = Path(path)
-        self.session = open_session(path, threads)
+        self.runtime = open_runtime(path, threads)
 
     def forward(self, x: torch.Tensor) -> np.ndarray:
         """One forward pass of a (B, 3, 256, 256) input → (B, 256, 256, 3) float32 maps."""
         inp = np.ascontiguousarray(x.detach().float().cpu().numpy())
-        y = self.session.run([OUTPUT_NAME], {INPUT_NAME: inp})[0]
+        y = self.runtime.run([OUTPUT_NAME], {INPUT_NAME: inp})[0]
         return np.ascontiguousarray(y.transpose(0, 2, 3, 1), dtype=np.float32)
