@@ -28,7 +28,7 @@ from prnet.io.viz import (
     draw_pose_box,
 )
 from prnet.render import Raster
-from prnet.render.region import Region, paste, shifted
+from prnet.render.region import Region, place_raster, shifted
 
 if TYPE_CHECKING:
     from prnet.outputs.options import ExportOptions
@@ -54,13 +54,7 @@ def output_region(face: FaceResult, options: ExportOptions | None = None) -> Reg
 
 def region_raster(face: FaceResult, region: Region) -> Raster:
     """The face's z-buffer over ``region`` (its region raster placed on a background canvas)."""
-    r, src = face.region_raster, face.raster_region
-    if src.empty:
-        return Raster(depth=np.full(region.shape, -np.inf, np.float32),
-                      triangle=np.full(region.shape, -1, np.int32),
-                      bary=np.zeros(region.shape + (3,), np.float32))
-    return Raster(depth=paste(r.depth, src, region, -np.inf),
-                  triangle=paste(r.triangle, src, region, -1), bary=paste(r.bary, src, region, 0))
+    return place_raster(face.region_raster, face.raster_region, region)
 
 
 def _pose_box(face: FaceResult, crop: np.ndarray, region: Region, size: int) -> np.ndarray:

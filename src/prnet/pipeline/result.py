@@ -16,7 +16,14 @@ from prnet.geometry.frontalize import frontalize
 from prnet.geometry.pose import Pose, estimate_pose
 from prnet.pipeline.plan import FacePlan
 from prnet.render import Raster, sample_bilinear
-from prnet.render.region import Region, mesh_region, paste, rasterize_region, region_visibility
+from prnet.render.region import (
+    Region,
+    mesh_region,
+    paste,
+    place_raster,
+    rasterize_region,
+    region_visibility,
+)
 from prnet.render.uv_texture import masked_texture
 from prnet.uv.layout import RES, UVLayout
 from prnet.validation import check_size
@@ -91,14 +98,7 @@ class FaceResult:
     def raster(self) -> Raster:
         """Z-buffer of the face mesh over the whole image (:attr:`region_raster` placed on a
         background frame; allocates (H, W) arrays — prefer :attr:`region_raster`)."""
-        h, w = self.image_shape
-        reg, full, r = self.raster_region, Region.full(h, w), self.region_raster
-        if reg.empty:
-            return Raster(depth=np.full((h, w), -np.inf, np.float32),
-                          triangle=np.full((h, w), -1, np.int32),
-                          bary=np.zeros((h, w, 3), np.float32))
-        return Raster(depth=paste(r.depth, reg, full, -np.inf),
-                      triangle=paste(r.triangle, reg, full, -1), bary=paste(r.bary, reg, full, 0))
+        return place_raster(self.region_raster, self.raster_region, Region.full(*self.image_shape))
 
     @property
     def _tolerance(self) -> float:

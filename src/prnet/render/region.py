@@ -16,7 +16,8 @@ import numpy as np
 from prnet.render.raster import Raster, check_triangles, check_vertices, rasterize
 from prnet.render.visibility import vertex_visibility
 
-__all__ = ["Region", "mesh_region", "paste", "rasterize_region", "region_visibility", "shifted"]
+__all__ = ["Region", "mesh_region", "paste", "place_raster", "rasterize_region", "region_visibility",
+           "shifted"]
 
 
 @dataclass(frozen=True)
@@ -142,3 +143,11 @@ def paste(values: np.ndarray, source: Region, target: Region, fill: float = 0) -
         out[y0 - target.y0:y1 - target.y0, x0 - target.x0:x1 - target.x0] = \
             values[y0 - source.y0:y1 - source.y0, x0 - source.x0:x1 - source.x0]
     return out
+
+
+def place_raster(raster: Raster, source: Region, target: Region) -> Raster:
+    """A raster of ``source`` placed on a background raster of ``target`` (depth -inf,
+    triangle -1, barycentrics 0); an empty ``source`` gives the background alone."""
+    return Raster(depth=paste(raster.depth, source, target, -np.inf),
+                  triangle=paste(raster.triangle, source, target, -1),
+                  bary=paste(raster.bary, source, target, 0))
