@@ -43,8 +43,8 @@ def make_phone_photo(path: str | os.PathLike, megapixels: float, faces: int = 3,
     """
     if megapixels <= 0 or faces < 1:
         raise PRNetError(f"phone photo: megapixels > 0 and faces >= 1, got {megapixels}, {faces}")
-    h = int(round(math.sqrt(megapixels * 1e6 * 3 / 4)))
-    w = int(round(h * 4 / 3))
+    h = round(math.sqrt(megapixels * 1e6 * 3 / 4))
+    w = round(h * 4 / 3)
     src = Image.open(str(resources.files("prnet") / "assets" / "astronaut.jpg")).convert("RGB")
     region = src.crop(_FACE_REGION)
     share = w / faces
@@ -131,9 +131,9 @@ def bench_phone(sizes: Sequence[float] = PHONE_SIZES, outputs: Sequence[str] = (
 
 def format_phone(result: dict[str, Any]) -> str:
     """A plain-text table of :func:`bench_phone`'s result."""
-    lines = ["Phone photos (prnet reconstruct as a child process; peak RSS of the child):",
-             f"  {'photo':<22} {'faces':>5} {'outputs':<8} {'s/image':>8} {'ratio':>6} "
-             f"{'peak RSS MB':>12}"]
+    header = (f"  {'photo':<22} {'faces':>5} {'outputs':<8} {'s/image':>8} {'ratio':>6} "
+              f"{'peak RSS MB':>12}")
+    lines = ["Phone photos (prnet reconstruct as a child process; peak RSS of the child):", header]
     for c in result["cases"]:
         photo = f"{c['width']}x{c['height']} ({c['megapixels']:g} MP)"
         lines.append(f"  {photo:<22} {c['faces']:5d} {'--' + c['outputs']:<8} "
