@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from prnet.errors import PRNetError
     from prnet.models.onnx_export import DEFAULT_OPSET, export_onnx
-    from prnet.models.weights import BUNDLED, DEFAULT_MODEL, file_sha256, load_model
+    from prnet.models.weights import DEFAULT_MODEL, load_model, weights_sha256
     from prnet.pipeline.options import ModelOptions
 
     opts = ModelOptions(model=args.model, weights=args.weights, device="cpu")  # checks the path
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     name = opts.model or DEFAULT_MODEL
     net = load_model(name, opts.weights, "cpu")
-    sha = file_sha256(opts.weights) if opts.weights else BUNDLED[name].sha256
+    sha = weights_sha256(name, opts.weights)
     path = export_onnx(net, args.output, name, sha, opset)
     print(f"wrote {path} ({name}, weights sha256 {sha[:16]}…, opset {opset})")
     return 0

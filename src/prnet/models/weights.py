@@ -16,7 +16,7 @@ from prnet.models import create_model
 from prnet.weights import WeightEntry, entries, file_sha256, verified_path
 
 __all__ = ["BUNDLED", "DEFAULT_MODEL", "WeightSpec", "bundled_path", "file_sha256", "load_model",
-           "load_weights", "read_weights_meta", "save_weights"]
+           "load_weights", "read_weights_meta", "save_weights", "weights_sha256"]
 
 # the network entries of the one registry (``prnet.weights``), by network name
 WeightSpec = WeightEntry  # the former name of a registry entry
@@ -87,6 +87,12 @@ def _check_values(sd: dict[str, torch.Tensor], own: dict[str, torch.Tensor], pat
     if bad:
         raise WeightsError(f"weights {path}: {len(bad)} tensors hold NaN or infinite values "
                            f"(e.g. {bad[0]})")
+
+
+def weights_sha256(name: str | None, weights: str | Path | None) -> str:
+    """sha256 of the weights network ``name`` runs with: the given file's, else its bundled
+    file's (from the registry, not re-read)."""
+    return file_sha256(weights) if weights is not None else BUNDLED[name or DEFAULT_MODEL].sha256
 
 
 def load_model(name: str | None = None, weights: str | Path | None = None, device: str = "cpu") -> nn.Module:

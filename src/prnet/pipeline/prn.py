@@ -135,12 +135,10 @@ class PRN:
 
         path = options.onnx
         if path is None:
-            from prnet.models.weights import BUNDLED, DEFAULT_MODEL, file_sha256
+            from prnet.models.weights import DEFAULT_MODEL, weights_sha256
 
             name = options.model or DEFAULT_MODEL
-            sha = (file_sha256(options.weights) if options.weights is not None
-                   else BUNDLED[name].sha256)
-            path = cached_onnx(self.net, name, sha)
+            path = cached_onnx(self.net, name, weights_sha256(name, options.weights))
         return OnnxPosmapNetwork(path, options.batch_size, flip, self.layout)
 
     # The run-time options can change on a live PRN (the network and detector stay loaded).
