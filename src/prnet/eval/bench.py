@@ -81,25 +81,34 @@ def bench_network(
             x = torch.rand(b, 3, size, size, device=device, dtype=dtype)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            for _ in range(warmup):
-                m(x)
-            _sync(device)
-            n, t0, best = 0, time.perf_counter(), float("inf")
-            while time.perf_counter() - t0 < seconds or n < min_iters:
-                t1 = time.perf_counter()
+
+            def step(m=m, x=x) -> None:
                 m(x)
                 _sync(device)
-                best = min(best, time.perf_counter() - t1)
-                n += 1
-            dt_s = (time.perf_counter() - t0) / n
+
             rows.append({"model": name, "backend": "torch", "device": str(device), "dtype": dt,
-                         "batch": b,
-                         "channels_last": channels_last, "ms_per_batch": round(dt_s * 1e3, 3),
-                         "ms_per_batch_min": round(best * 1e3, 3),
-                         "ms_per_image": round(dt_s * 1e3 / b, 4),
-                         "img_per_s": round(b / dt_s, 1)})
+                         "batch": b, "channels_last": channels_last,
+                         **_timing(step, b, seconds, min_iters, warmup)})
         model.float()
     return rows
+
+
+def _timing(step: Callable[[], object], batch: int, seconds: float, min_iters: int,
+            warmup: int) -> dict[str, float]:
+    """Time ``step`` (one synchronised pass over ``batch`` inputs) after ``warmup`` passes, for
+    ``seconds`` and at least ``min_iters`` passes: ms_per_batch (mean), ms_per_batch_min
+    (fastest pass), ms_per_image, img_per_s."""
+    for _ in range(warmup):
+        step()
+    n, t0, best = 0, time.perf_counter(), float("inf")
+    while time.perf_counter() - t0 < seconds or n < min_iters:
+        t1 = time.perf_counter()
+        step()
+        best = min(best, time.perf_counter() - t1)
+        n += 1
+    dt_s = (time.perf_counter() - t0) / n
+    return {"ms_per_batch": round(dt_s * 1e3, 3), "ms_per_batch_min": round(best * 1e3, 3),
+            "ms_per_image": round(dt_s * 1e3 / batch, 4), "img_per_s": round(batch / dt_s, 1)}
 
 
 def bench_stage4(network: Any, name: str, batches: Sequence[int] = (1,), seconds: float = 1.0,
@@ -112,19 +121,9 @@ def bench_stage4(network: Any, name: str, batches: Sequence[int] = (1,), seconds
     with torch.inference_mode():
         for b in batches:
             x = torch.rand(b, 3, CROP, CROP).contiguous(memory_format=torch.channels_last)
-            for _ in range(warmup):
-                network.forward(x)
-            n, t0, best = 0, time.perf_counter(), float("inf")
-            while time.perf_counter() - t0 < seconds or n < min_iters:
-                t1 = time.perf_counter()
-                network.forward(x)
-                best = min(best, time.perf_counter() - t1)
-                n += 1
-            dt_s = (time.perf_counter() - t0) / n
             rows.append({"model": name, "backend": backend, "device": "cpu", "dtype": "fp32",
-                         "batch": b, "channels_last": None, "ms_per_batch": round(dt_s * 1e3, 3),
-                         "ms_per_batch_min": round(best * 1e3, 3),
-                         "ms_per_image": round(dt_s * 1e3 / b, 4), "img_per_s": round(b / dt_s, 1)})
+                         "batch": b, "channels_last": None,
+                         **_timing(lambda x=x: network.forward(x), b, seconds, min_iters, warmup)})
     return rows
 
 
@@ -372,7 +371,7 @@ def run_bench(
             hit = bench_network(name, device, ("fp32",), (1,), cl, seconds, create_model(name))
         return hit[0]["ms_per_batch"]
 
-    ours_b1 = b1(True)
+    torch_b1 = ours_b1 = b1(True)
     if prn.backend != "torch":
         say(f"network: {name} through {prn.backend}, batches {batches}")
         rows += bench_stage4(prn.network, name, batches, seconds)
@@ -386,7 +385,7 @@ def run_bench(
         "image": str(path),
         "tta": prn.tta,
         "network_ms_b1": ours_b1,
-        "network_ms_b1_torch": b1(True),
+        "network_ms_b1_torch": torch_b1,
         "network_ms_b1_contiguous": b1(False),
         "e2e_ms_per_face": pipe["e2e_ms_per_face"],
         "e2e_faces_per_s": pipe["e2e_faces_per_s"],
