@@ -68,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         restore()
 
 
-#: Exit status after SIGTERM (128 + 15, as a shell reports it).
-EXIT_TERMINATED = 143
+#: Exit statuses of the commands: all inputs read; an input could not be read (or the model
+#: loaded); no face (``--strict``, swap); after SIGTERM (128 + 15, as a shell reports it).
+EXIT_OK, EXIT_FAILED, EXIT_NO_FACE, EXIT_TERMINATED = 0, 1, 3, 143
 
 
 def _terminate_cleanly():

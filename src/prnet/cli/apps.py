@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
 
+from prnet.cli import EXIT_FAILED, EXIT_NO_FACE, EXIT_OK
+from prnet.cli.inputs import clear_stale_temporaries
 from prnet.cli.messages import printable, say, tell
 from prnet.cli.options import load_prn, model_parser
 from prnet.errors import ImageReadError, PRNetError
 from prnet.geometry.uv import UV_RES
 from prnet.io._quiet import quiet_warnings
-
-log = logging.getLogger(__name__)
-
-#: Exit statuses of swap, texture and video.
-EXIT_OK, EXIT_FAILED, EXIT_NO_FACE = 0, 1, 3
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -110,7 +106,7 @@ def _run_swap(args: argparse.Namespace) -> int:
     if not res.mask.any():
         raise PRNetError(f"nothing to swap: the chosen region covers no pixel of "
                          f"{args.source} (nothing written)")
-    _remove_stale_temporaries({Path(args.output).parent})
+    clear_stale_temporaries({Path(args.output).parent})
     write_image(args.output, res.image)
     n = len(src_faces) if indices is None else 1
     tell(f"{args.output}: swapped {n} face(s) in {res.timings.get('total', 0.0) * 1000:.0f} ms "
@@ -189,7 +185,7 @@ def _run_texture(args: argparse.Namespace) -> int:
         raise PRNetError("no input images")
     prn = load_prn(args)
     plan = plan_outputs(images, out_dir, suffixes=[TEXTURE_SUFFIX])
-    _remove_stale_temporaries({folder for folder, _ in plan})
+    clear_stale_temporaries({folder for folder, _ in plan})
     written: list[Path] = []
     for path, (folder, stem) in tqdm(list(zip(images, plan, strict=True)), desc="texture",
                                      unit="img", file=sys.stderr, leave=False, disable=None):
@@ -231,14 +227,6 @@ def _texture_one(prn, path: Path, folder: Path, stem: str,
     if not faces:
         say(f"prnet: warning: no face found in {path}")
     return files
-
-
-def _remove_stale_temporaries(folders) -> None:
-    from prnet.io._atomic import remove_stale_temporaries
-
-    for folder in sorted(folders):
-        for tmp in remove_stale_temporaries(folder):
-            log.debug("removed %s, left by an interrupted run", tmp)
 
 
 # --------------------------------------------------------------------------- video
@@ -307,7 +295,7 @@ def _run_video(args: argparse.Namespace) -> int:
     if problem is not None:
         raise PRNetError(f"cannot read video {args.input}: {problem}")
     VideoReader(args.input, args.decoder).close()  # fail fast, before loading the network
-    _remove_stale_temporaries({Path(args.output)})
+    clear_stale_temporaries({Path(args.output)})
     proc = VideoProcessor(
         load_prn(args),
         every=args.every,

@@ -3,13 +3,16 @@ line on stderr naming it (the others are still processed)."""
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from prnet.cli.messages import say
 
-__all__ = ["gather_images", "inside"]
+log = logging.getLogger(__name__)
+
+__all__ = ["clear_stale_temporaries", "gather_images", "inside"]
 
 
 def inside(path: Path, folder: Path) -> bool:
@@ -45,3 +48,13 @@ def gather_images(paths: Sequence[str | os.PathLike], out_dir: Path) -> tuple[li
         for s in scan.empty_folders:
             say(f"prnet: warning: no image in folder {s}")
     return images, failed
+
+
+def clear_stale_temporaries(folders: Iterable[Path]) -> None:
+    """Remove the temporaries an interrupted run left in the folders a command writes to
+    (:func:`prnet.io._atomic.remove_stale_temporaries`; each logged at debug level)."""
+    from prnet.io._atomic import remove_stale_temporaries
+
+    for folder in sorted(set(folders)):
+        for tmp in remove_stale_temporaries(folder):
+            log.debug("removed %s, left by an interrupted run", tmp)

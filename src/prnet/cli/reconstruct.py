@@ -20,18 +20,17 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from prnet.cli.inputs import gather_images
+from prnet.cli import EXIT_FAILED, EXIT_NO_FACE, EXIT_OK
+from prnet.cli.inputs import clear_stale_temporaries, gather_images
 from prnet.cli.messages import printable, say, tell
 from prnet.cli.options import load_prn, model_parser
 from prnet.cli.stems import plan_outputs
 from prnet.errors import ImageReadError, PRNetError
 from prnet.geometry.uv import UV_RES
-from prnet.io._atomic import remove_stale_temporaries
 from prnet.io._quiet import quiet_warnings
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILED, EXIT_NO_FACE = 0, 1, 3
 
 def _sample_image() -> Path:
     return Path(str(resources.files("prnet") / "assets" / "astronaut.jpg"))
@@ -224,9 +223,7 @@ def _run(args: argparse.Namespace, demo: bool) -> int:
     except OSError as exc:
         raise PRNetError(f"cannot create the output folder {out_dir}: "
                          f"{exc.strerror or exc}") from None
-    for folder in sorted({folder for folder, _ in plan}):
-        for tmp in remove_stale_temporaries(folder):
-            log.debug("removed %s, left by an interrupted run", tmp)
+    clear_stale_temporaries({folder for folder, _ in plan})
 
     from tqdm import tqdm
 
