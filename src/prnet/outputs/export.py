@@ -45,10 +45,19 @@ def export_face(face: FaceResult, out_dir: str | os.PathLike, stem: str,
         PRNetError: an empty ``stem`` or one with a folder. OSError: a file cannot be written.
         ReconstructionError: the face's position map is not finite (nothing written).
     """
-    opts = options if options is not None else ExportOptions()
+    _check_stem(stem)
+    check_faces([face])
+    return _write_face(face, out_dir, stem, options if options is not None else ExportOptions())
+
+
+def _check_stem(stem: str) -> None:
     if not stem or os.sep in stem or (os.altsep and os.altsep in stem):
         raise PRNetError(f"stem must be a non-empty file name without a folder, got {stem!r}")
-    check_faces([face])
+
+
+def _write_face(face: FaceResult, out_dir: str | os.PathLike, stem: str,
+                opts: ExportOptions) -> list[Path]:
+    """:func:`export_face` for a face and stem already checked."""
     base = Path(out_dir) / f"{stem}_{face.index}"
     return [p for out in registered() if out.name in opts for p in out.write(face, base, opts)]
 
@@ -138,7 +147,9 @@ def export_image(
     """
     opts = options if options is not None else ExportOptions()
     check_faces(faces)  # all faces before the first file: an image is written whole or not at all
-    per_face = [export_face(f, out_dir, stem, opts) for f in faces]
+    if faces:
+        _check_stem(stem)
+    per_face = [_write_face(f, out_dir, stem, opts) for f in faces]
     image_files = []
     if faces and opts.viz and not opts.full_frame:
         image_files.append(write_jpeg(Path(out_dir) / f"{stem}_viz.jpg", combined_drawing(faces)))
