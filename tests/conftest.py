@@ -76,3 +76,25 @@ def prn():
 @pytest.fixture(scope="session")
 def sample_image_path() -> Path:
     return REPO / "src" / "prnet" / "assets" / "astronaut.jpg"
+
+
+#: Debian's Chromium (``apt-get install -y chromium``), driven through Playwright; WebGL runs on
+#: SwiftShader so that headless pages render 3D without a GPU.
+CHROMIUM = Path(os.environ.get("PRNET_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox",
+                 "--autoplay-policy=no-user-gesture-required"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A headless Chromium (Playwright ``Browser``); skips when Chromium or Playwright is
+    absent (``.ci/run`` installs both, so CI always runs these tests)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
