@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -18,32 +19,42 @@ from prnet.errors import PRNetError
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_real_server_answers_health():
-    port = _free_port()
+    """``prnet serve --port 0`` prints its URL (a free port), answers /health, stops on SIGTERM."""
     env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     proc = subprocess.Popen([sys.executable, "-m", "prnet", "--threads", "1", "serve",
-                             "--device", "cpu", "--port", str(port)], env=env,
+                             "--device", "cpu", "--port", "0"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        line = proc.stdout.readline()  # printed once the model is loaded and the port bound
+        match = re.match(r"prnet serve: (http://127\.0\.0\.1:(\d+)/) ", line)
+        assert match, line + (proc.stderr.read() if proc.poll() is not None else "")
+        url = match.group(1)
         body, deadline = None, time.monotonic() + 120  # a bound on start-up, not a measurement
         while body is None and time.monotonic() < deadline and proc.poll() is None:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r:
+                with urllib.request.urlopen(f"{url}health", timeout=5) as r:
                     body = json.loads(r.read())
             except OSError:
                 time.sleep(0.2)
-        assert body is not None, proc.stderr.read() if proc.poll() is not None else "no answer"
-        assert body["status"] == "ok" and body["device"] == "cpu"
+        assert body is not None and body["status"] == "ok" and body["device"] == "cpu"
     finally:
         proc.terminate()
-        out, _ = proc.communicate(timeout=30)
-    assert f"http://127.0.0.1:{port}/" in out
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err
+
+
+def test_busy_port_is_one_line(capsys):
+    from prnet.cli import main
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"prnet: error: cannot listen on 127.0.0.1:{port}: ") and "\n" not in err
 
 
 def test_bad_options_are_one_line(capsys):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import socket
+from dataclasses import replace
 
 from prnet.cli.options import model_parser
+from prnet.errors import PRNetError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,10 +21,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Serve the model over HTTP (FastAPI + uvicorn): POST /v1/reconstruct, "
         "POST /v1/swap, GET /health, GET /metrics, the web viewer at / and the API at /docs. "
         "Concurrent requests share batched network calls.",
+        epilog="exit status: 1 the model cannot load, an option is out of range or the address "
+        "cannot be listened on; after a clean shutdown 130 on Ctrl-C, 143 on SIGTERM; 2 usage "
+        "error.",
     )
     p.add_argument("--host", default=d.host,
                    help=f"address to listen on (default {d.host}: this machine only)")
-    p.add_argument("--port", type=int, default=d.port, help=f"port (default {d.port})")
+    p.add_argument("--port", type=int, default=d.port,
+                   help=f"port (default {d.port}; 0: any free port, printed)")
     p.add_argument("--max-upload-mb", type=float, default=d.max_upload_mb, metavar="MB",
                    help=f"largest request body (default {d.max_upload_mb:g})")
     p.add_argument("--max-pixels", type=int, default=d.max_pixels, metavar="N",
@@ -59,11 +66,33 @@ def _run(args: argparse.Namespace) -> int:
                          max_pixels=args.max_pixels, api_key=args.api_key, workers=args.workers,
                          max_batch=args.max_batch, batch_wait_ms=args.batch_wait_ms,
                          max_pending=args.max_pending, model=model_options(args))
-    prn = load_prn(args)  # a model that cannot load fails here, as one line
+    sock = _listen(config.host, config.port)  # a busy port fails here, before the model loads
+    try:
+        prn = load_prn(args)  # a model that cannot load fails here, as one line
+    except BaseException:
+        sock.close()
+        raise
     if not is_loopback(config.host) and config.api_key is None:
         say(f"prnet serve: warning: listening on {config.host} without --api-key")
     app = create_app(config, prn)
-    tell(f"prnet serve: {config.url} (API: {config.url}docs; Ctrl-C stops)")
-    uvicorn.run(app, host=config.host, port=config.port, log_level="warning",
-                timeout_graceful_shutdown=5)
+    url = replace(config, port=sock.getsockname()[1]).url
+    tell(f"prnet serve: {url} (API: {url}docs; Ctrl-C stops)")
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
+    server.run(sockets=[sock])
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (one line naming the address when it cannot be)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise PRNetError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise PRNetError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
