@@ -200,3 +200,17 @@ def test_metrics(client, photo):
     assert has(r"^prnet_faces_total [1-9]")
     assert has(r'^prnet_errors_total\{code="not_found"\} [1-9]')
     assert has(r"^prnet_queue_depth 0$")
+
+
+def test_refine_runs_the_second_pass_as_the_python_api(make_client, prn, photo):
+    from prnet.outputs.schema import face_record
+
+    prn.refine = True
+    try:
+        want = face_record(prn.reconstruct(photo)[0])["landmarks"]
+        with make_client() as c:
+            got = c.post("/v1/reconstruct", files=files(photo)).json()["faces"][0]["landmarks"]
+    finally:
+        prn.refine = False
+    first_pass = face_record(prn.reconstruct(photo)[0])["landmarks"]
+    assert got == want and got != first_pass
