@@ -7,9 +7,6 @@ import io
 import numpy as np
 import pytest
 
-pytest.importorskip("fastapi", reason="needs the serve extra: pip install 'prnet[serve]'")
-pytest.importorskip("httpx", reason="needs httpx (test extra) for fastapi.testclient")
-
 
 @pytest.fixture(scope="session")
 def photo(sample_image_path) -> bytes:

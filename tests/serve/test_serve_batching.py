@@ -8,6 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+pytest.importorskip("fastapi", reason="needs the serve extra: pip install 'prnet[serve]'")
+pytest.importorskip("httpx", reason="needs httpx (the test extra) for fastapi.testclient")
+
 from prnet.serve.batching import Batcher
 from prnet.serve.errors import ServiceError
 from prnet.serve.metrics import Metrics

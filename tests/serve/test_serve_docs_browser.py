@@ -9,6 +9,9 @@ import time
 
 import pytest
 
+pytest.importorskip("fastapi", reason="needs the serve extra: pip install 'prnet[serve]'")
+pytest.importorskip("httpx", reason="needs httpx (the test extra) for fastapi.testclient")
+
 
 @pytest.fixture(scope="module")
 def live_url(prn):

@@ -12,6 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+pytest.importorskip("fastapi", reason="needs the serve extra: pip install 'prnet[serve]'")
+pytest.importorskip("httpx", reason="needs httpx (the test extra) for fastapi.testclient")
+
 
 def files(data: bytes, name: str = "image", content_type: str = "image/jpeg") -> dict:
     return {name: ("photo.jpg", data, content_type)}
