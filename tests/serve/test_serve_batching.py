@@ -41,13 +41,15 @@ def crops(prn, sample_image_path):
     return prn.crop(img, prn.plan(prn.detect(img), image_shape=img.shape[:2]))
 
 
-def _run(prn, batches, **kw):
+def _run(prn, batches, bound: float | None = None, **kw):
+    """Each batch through one Batcher, all at once; ``bound``: seconds after which the run
+    counts as stuck (asyncio.TimeoutError)."""
     async def main():
         with ThreadPoolExecutor(1) as pool:
             b = Batcher(prn, pool, **kw)
             try:
-                return await asyncio.gather(*(b.predict(x) for x in batches),
-                                            return_exceptions=True)
+                return await asyncio.wait_for(asyncio.gather(
+                    *(b.predict(x) for x in batches), return_exceptions=True), bound)
             finally:
                 await b.close()
     return asyncio.run(main())
@@ -60,6 +62,15 @@ def test_requests_share_one_call(prn, crops):
     want = prn.predict_crops(crops.crops)
     for maps in out:
         np.testing.assert_array_equal(maps, want)
+
+
+def test_no_waiting_when_nobody_else_can_join(prn, crops):
+    """With every request in progress already in the batch, the batch window (here 10 min) is
+    not waited for."""
+    rec = _Recording(prn)
+    out = _run(rec, [crops, crops], bound=120, max_batch=8, wait_ms=600_000,
+               in_progress=lambda: 2)
+    assert rec.calls == [2] and all(isinstance(o, np.ndarray) for o in out)
 
 
 def test_max_batch_1_disables_batching(prn, crops):

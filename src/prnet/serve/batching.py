@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -48,15 +49,19 @@ class Batcher:
             one request with more faces runs alone); 1 disables batching.
         wait_ms: the longest a batch waits for more requests after its first one.
         max_queue: most requests waiting for the network; more get 503.
+        in_progress: the number of requests being handled (``None``: unknown); a batch stops
+            waiting as soon as every one of them is in it (nobody else could join).
     """
 
     def __init__(self, prn: PRN, network_pool: Executor, max_batch: int = 8,
                  wait_ms: float = 5.0, max_queue: int = 64,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None,
+                 in_progress: Callable[[], int] | None = None) -> None:
         self.prn, self.pool = prn, network_pool
         self.max_batch, self.wait = int(max_batch), float(wait_ms) / 1000.0
         self.queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=max_queue)
         self.metrics = metrics
+        self.in_progress = in_progress
         self._task: asyncio.Task | None = None
         self._held: _Job | None = None  # a job that did not fit the previous batch
 
@@ -105,6 +110,8 @@ class Batcher:
         deadline = time.monotonic() + self.wait
         while crops < self.max_batch:
             if self.queue.empty():
+                if self.in_progress is not None and self.in_progress() <= len(jobs):
+                    break  # every request in progress is in this batch already
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break

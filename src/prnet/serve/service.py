@@ -75,7 +75,7 @@ class Service:
                     self._prn, self._info = await loop.run_in_executor(self.cpu_pool, self._load)
                 c = self.config
                 batcher = Batcher(self._prn, self.net_pool, self.max_batch, c.batch_wait_ms,
-                                  c.max_pending, self.metrics)
+                                  c.max_pending, self.metrics, in_progress=lambda: self.pending)
                 self.metrics.queue_depth = lambda: batcher.depth
                 self._runner = Reconstructor(self._prn, batcher, self.cpu_pool, c.max_pixels)
                 self._loop = loop
