@@ -106,3 +106,34 @@ def test_no_faces_skip_the_network(prn, crops):
     empty = CropBatch(crops.crops[:0], crops.matrices[:0], 1)
     (maps,) = _run(rec, [empty])
     assert maps.shape == (0, 256, 256, 3) and rec.calls == []
+
+
+def test_close_fails_the_waiting_requests(prn, crops):
+    """Closing answers 503 to the request in the network call and to those queued."""
+    import threading
+
+    class Gated(_Recording):
+        gate, entered = threading.Event(), threading.Event()
+
+        def predict_crops(self, c):
+            self.entered.set()
+            self.gate.wait(60)
+            return super().predict_crops(c)
+
+    gated = Gated(prn)
+
+    async def main():
+        with ThreadPoolExecutor(1) as pool:
+            b = Batcher(gated, pool, max_batch=1, wait_ms=0, max_queue=4)
+            waiting = [asyncio.ensure_future(b.predict(crops)) for _ in range(3)]
+            while not gated.entered.is_set():  # the first request is in the network call
+                await asyncio.sleep(0.001)
+            try:
+                await b.close()
+            finally:
+                gated.gate.set()
+            return await asyncio.gather(*waiting, return_exceptions=True)
+
+    out = asyncio.run(main())
+    assert all(isinstance(o, ServiceError) and o.status == 503 for o in out), out
+    assert gated.calls == [1]

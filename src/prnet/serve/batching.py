@@ -92,7 +92,7 @@ class Batcher:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def close(self) -> None:
-        """Stop the batching task (waiting requests get an error)."""
+        """Stop the batching task; requests still waiting get 503."""
         if self._task is not None:
             self._task.cancel()
             try:
@@ -100,6 +100,13 @@ class Batcher:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        waiting = [self._held] if self._held is not None else []
+        self._held = None
+        while not self.queue.empty():
+            waiting.append(self.queue.get_nowait())
+        for job in waiting:
+            if not job.future.done():
+                job.future.set_exception(ServiceError(503, "server shutting down"))
 
     async def _collect(self) -> list[_Job]:
         """The next batch: the held job or the first queued one, then more until
@@ -135,17 +142,27 @@ class Batcher:
             if not jobs:
                 continue
             try:
-                maps = await self._call(loop, [j.batch for j in jobs])
-            except Exception:  # retried alone: only the culprit fails
-                log.warning("a batched network call failed; retrying request by request",
-                            exc_info=True)
+                await self._serve(jobs, loop)
+            except asyncio.CancelledError:  # closing: the requests of this batch get 503
                 for job in jobs:
-                    await self._settle(job, loop)
-                continue
-            splits = np.cumsum([len(j.batch.crops) for j in jobs])[:-1]
-            for job, part in zip(jobs, np.split(maps, splits), strict=True):
-                if not job.future.done():
-                    job.future.set_result(part)
+                    if not job.future.done():
+                        job.future.set_exception(ServiceError(503, "server shutting down"))
+                raise
+
+    async def _serve(self, jobs: list[_Job], loop: asyncio.AbstractEventLoop) -> None:
+        """One merged network call for ``jobs``, each given its slice of the maps."""
+        try:
+            maps = await self._call(loop, [j.batch for j in jobs])
+        except Exception:  # retried alone: only the culprit fails
+            log.warning("a batched network call failed; retrying request by request",
+                        exc_info=True)
+            for job in jobs:
+                await self._settle(job, loop)
+            return
+        splits = np.cumsum([len(j.batch.crops) for j in jobs])[:-1]
+        for job, part in zip(jobs, np.split(maps, splits), strict=True):
+            if not job.future.done():
+                job.future.set_result(part)
 
     async def _settle(self, job: _Job, loop: asyncio.AbstractEventLoop) -> None:
         try:
