@@ -10,12 +10,6 @@ import pytest
 import scipy.io
 
 from prnet.errors import PRNetError
-from prnet.outputs.encode import (
-    OBJ_COLOR_DECIMALS,
-    OBJ_FRONTAL_DECIMALS,
-    OBJ_PIXEL_DECIMALS,
-    OBJ_UV_DECIMALS,
-)
 from prnet.export import (
     DEFAULT_OUTPUTS,
     OUTPUTS,
@@ -34,6 +28,12 @@ from prnet.io import (
     read_ply,
     read_pose_json,
     read_pose_txt,
+)
+from prnet.outputs.encode import (
+    OBJ_COLOR_DECIMALS,
+    OBJ_FRONTAL_DECIMALS,
+    OBJ_PIXEL_DECIMALS,
+    OBJ_UV_DECIMALS,
 )
 
 

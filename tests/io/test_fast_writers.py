@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from prnet.errors import InputShapeError
 from prnet.io import _mesh as mesh_module
 from prnet.io import write_obj, write_ply
-from prnet.errors import InputShapeError
 from prnet.io._mesh import check_mesh, colors_unit, format_f6_rows, format_fixed_rows
 
 # --------------------------------------------------------------------------- oracles

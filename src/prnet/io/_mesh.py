@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -105,7 +105,7 @@ def _tables() -> dict[str, np.ndarray]:
     }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _fraction_tables(decimals: int, end: str) -> tuple[np.ndarray, np.ndarray]:
     """The two words of a ``decimals``-digit fraction followed by ``end``: the point and the
     first (up to) three digits (".042", "\\0.04"), then the other digits and ``end``
