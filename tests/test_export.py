@@ -29,6 +29,7 @@ from prnet.io import (
     read_pose_json,
     read_pose_txt,
 )
+from prnet.outputs.arrays import COLOR_GRID, FRONTAL_GRID, PIXEL_GRID
 from prnet.outputs.encode import (
     OBJ_COLOR_DECIMALS,
     OBJ_FRONTAL_DECIMALS,
@@ -191,6 +192,23 @@ def test_npz_and_mat(face, exported):
     np.testing.assert_allclose(m["pose"].ravel(), ref["pose"])
     assert m["landmark_visibility"].ravel().astype(bool).tolist() == ref[
         "landmark_visibility"].tolist()
+
+
+def test_npz_and_mat_rounded_to_documented_grids(face, exported):
+    out, _ = exported
+    z = read_npz(out / "img_0.npz")
+    m = scipy.io.loadmat(out / "img_0.mat")
+    for key, exact, grid in [("vertices", face.vertices, PIXEL_GRID),
+                             ("posmap", face.posmap, PIXEL_GRID),
+                             ("frontal_vertices", face.frontal_vertices, FRONTAL_GRID),
+                             ("colors", face.colors, COLOR_GRID)]:
+        for stored in (z[key], m[key]):
+            assert stored.dtype == np.float32 and stored.shape == np.shape(exact), key
+            err = np.abs(stored.astype(np.float64) - np.asarray(exact, np.float64))
+            assert err.max() <= grid / 2, key
+            np.testing.assert_array_equal(stored / grid, np.round(stored / grid), err_msg=key)
+    np.testing.assert_array_equal(z["landmarks"], np.asarray(face.landmarks, np.float32))
+    np.testing.assert_array_equal(z["triangles"], face.triangles)
 
 
 def test_viz_pngs(face, exported_full):
