@@ -46,10 +46,15 @@ def test_bench_phone_cli_json(tmp_path) -> None:
     assert [c["outputs"] for c in cases] == ["kpt", "all"]
     for c in cases:
         assert set(c) >= {"megapixels", "width", "height", "faces", "outputs",
-                          "seconds_per_image", "peak_rss_mb", "ratio", "exit_status"}
+                          "seconds_per_image", "peak_rss_mb", "ratio", "exit_status",
+                          "bytes_written", "files_written"}
         assert c["megapixels"] == 2 and c["seconds_per_image"] > 0 and c["peak_rss_mb"] > 0
         assert c["exit_status"] == 0
     assert cases[0]["ratio"] == 1.0 and cases[1]["ratio"] > 0
+    kpt, every = cases  # --kpt: <stem>.json and per face _kpt.txt/.json; --all: far more
+    assert kpt["files_written"] == 1 + 2 * kpt["faces"]
+    assert every["files_written"] > kpt["files_written"]
+    assert every["bytes_written"] > kpt["bytes_written"] > 0
     assert res.stdout.startswith(format_phone(r))
 
 

@@ -3,9 +3,10 @@
 :func:`make_phone_photo` builds a test photo at run time (the bundled sample's face, upscaled
 and tiled onto a large canvas, saved as JPEG q=92); :func:`bench_phone` runs
 ``python -m prnet reconstruct PHOTO --kpt`` and ``--all`` on 12-MP and 48-MP photos, each as a
-child process, and reports seconds per image and the child's peak resident memory (its
-``ru_maxrss`` from ``os.wait4``: the rusage of that one child, not of all children). Speed is
-given as a ratio to ``--kpt`` timed in the same run; nothing is asserted.
+child process, and reports seconds per image, the child's peak resident memory (its
+``ru_maxrss`` from ``os.wait4``: the rusage of that one child, not of all children) and the
+bytes it wrote. Speed is given as a ratio to ``--kpt`` timed in the same run; nothing is
+asserted.
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ def bench_phone(sizes: Sequence[float] = PHONE_SIZES, outputs: Sequence[str] = (
 
     Returns:
         ``{"method": how memory was measured, "cases": [{"megapixels", "width", "height",
-        "faces", "outputs", "seconds_per_image", "peak_rss_mb", "ratio", "exit_status"}]}``.
+        "faces", "outputs", "seconds_per_image", "peak_rss_mb", "ratio", "exit_status",
+        "bytes_written", "files_written"}]}`` (bytes and files of the last run's folder).
 
     Raises:
         PRNetError: a run failed.
@@ -116,26 +118,30 @@ def bench_phone(sizes: Sequence[float] = PHONE_SIZES, outputs: Sequence[str] = (
                                          f"exited with status {status}")
                     times.append(secs)
                     peaks.append(peak)
+                    written = [f for f in out.rglob("*") if f.is_file()]
                 t = sorted(times)[len(times) // 2]
                 base = t if base is None else base
                 cases.append({"megapixels": mp, "width": w, "height": h, "faces": faces,
                               "outputs": name, "seconds_per_image": round(t, 3),
                               "peak_rss_mb": round(max(peaks), 1), "ratio": round(t / base, 2),
-                              "exit_status": status})
+                              "exit_status": status,
+                              "bytes_written": sum(f.stat().st_size for f in written),
+                              "files_written": len(written)})
     return {"method": "each run is a child process `python -m prnet reconstruct PHOTO --FLAG`; "
                       "seconds: its wall time (start-up and model loading included); peak RSS: "
                       "its ru_maxrss from os.wait4; ratio: seconds / the first output's seconds "
-                      "on the same photo in the same run",
+                      "on the same photo in the same run; bytes: the files it wrote",
             "cases": cases}
 
 
 def format_phone(result: dict[str, Any]) -> str:
     """A plain-text table of :func:`bench_phone`'s result."""
     header = (f"  {'photo':<22} {'faces':>5} {'outputs':<8} {'s/image':>8} {'ratio':>6} "
-              f"{'peak RSS MB':>12}")
+              f"{'peak RSS MB':>12} {'MB written':>11} {'files':>6}")
     lines = ["Phone photos (prnet reconstruct as a child process; peak RSS of the child):", header]
     for c in result["cases"]:
         photo = f"{c['width']}x{c['height']} ({c['megapixels']:g} MP)"
         lines.append(f"  {photo:<22} {c['faces']:5d} {'--' + c['outputs']:<8} "
-                     f"{c['seconds_per_image']:8.2f} {c['ratio']:6.2f} {c['peak_rss_mb']:12.1f}")
+                     f"{c['seconds_per_image']:8.2f} {c['ratio']:6.2f} {c['peak_rss_mb']:12.1f} "
+                     f"{c['bytes_written'] / 1e6:11.1f} {c['files_written']:6d}")
     return "\n".join(lines) + "\n"
