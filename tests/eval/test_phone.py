@@ -36,12 +36,12 @@ def test_make_phone_photo(tmp_path) -> None:
 def test_bench_phone_cli_json(tmp_path) -> None:
     out = tmp_path / "phone.json"
     res = subprocess.run(
-        [sys.executable, "-m", "prnet", "bench", "--phone", "--phone-sizes", "2", "--json",
-         str(out)], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600,
+        [sys.executable, "-m", "prnet", "--threads", "1", "bench", "--phone", "--phone-sizes", "2",
+         "--json", str(out)], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600,
         check=False)
     assert res.returncode == 0, res.stderr[-2000:]
     r = json.loads(out.read_text())["phone"]
-    assert "ru_maxrss" in r["method"]
+    assert "ru_maxrss" in r["method"] and r["threads"] == 1
     cases = r["cases"]
     assert [c["outputs"] for c in cases] == ["kpt", "all"]
     for c in cases:

@@ -81,7 +81,8 @@ def _run_phone(args: argparse.Namespace) -> int:
         raise PRNetError(f"--phone-sizes > 0 and --phone-repeats >= 1, got {sizes}, "
                          f"{args.phone_repeats}")
     result = bench_phone(sizes, repeats=args.phone_repeats, extra=["--device", args.device],
-                         log=lambda m: print(m, file=sys.stderr, flush=True))
+                         log=lambda m: print(m, file=sys.stderr, flush=True),
+                         threads=getattr(args, "threads", None))
     print(format_phone(result), end="")
     if args.json:
         print(f"wrote {write_json(args.json, {'phone': result})}")

@@ -78,7 +78,8 @@ def run_child(args: Sequence[str]) -> tuple[float, float, int]:
 
 def bench_phone(sizes: Sequence[float] = PHONE_SIZES, outputs: Sequence[str] = ("kpt", "all"),
                 repeats: int = 1, faces: int = 3, extra: Sequence[str] = (),
-                log: Callable[[str], None] | None = None) -> dict[str, Any]:
+                log: Callable[[str], None] | None = None,
+                threads: int | None = None) -> dict[str, Any]:
     """Time ``prnet reconstruct`` on phone photos made in a temporary folder.
 
     Args:
@@ -88,9 +89,10 @@ def bench_phone(sizes: Sequence[float] = PHONE_SIZES, outputs: Sequence[str] = (
         repeats: runs per (photo, outputs); the median time and the largest peak are kept.
         faces: faces per photo.
         extra: more arguments for ``prnet reconstruct`` (e.g. ``["--device", "cpu"]``).
+        threads: ``prnet --threads N`` for each run (default: torch's choice).
 
     Returns:
-        ``{"method": how memory was measured, "cases": [{"megapixels", "width", "height",
+        ``{"method": how memory was measured, "threads", "cases": [{"megapixels", "width", "height",
         "faces", "outputs", "seconds_per_image", "peak_rss_mb", "ratio", "exit_status",
         "bytes_written", "files_written"}]}`` (bytes and files of the last run's folder).
 
@@ -100,6 +102,7 @@ def bench_phone(sizes: Sequence[float] = PHONE_SIZES, outputs: Sequence[str] = (
     if repeats < 1 or not outputs:
         raise PRNetError(f"phone bench: repeats >= 1 and some outputs, got {repeats}, {outputs}")
     say = log or (lambda _msg: None)
+    glob = [] if threads is None else ["--threads", str(int(threads))]
     cases = []
     with tempfile.TemporaryDirectory(prefix="prnet_phone_") as tmp:
         for mp in sizes:
@@ -111,8 +114,8 @@ def bench_phone(sizes: Sequence[float] = PHONE_SIZES, outputs: Sequence[str] = (
                 for r in range(repeats):
                     say(f"phone: {w}x{h} ({mp:g} MP), --{name}, run {r + 1}/{repeats}")
                     out = Path(tmp) / f"out_{mp:g}_{name}_{r}"
-                    secs, peak, status = run_child(["reconstruct", str(photo), f"--{name}",
-                                                    "-q", "-o", str(out), *extra])
+                    secs, peak, status = run_child([*glob, "reconstruct", str(photo),
+                                                    f"--{name}", "-q", "-o", str(out), *extra])
                     if status != 0:
                         raise PRNetError(f"phone bench: prnet reconstruct --{name} on {w}x{h} "
                                          f"exited with status {status}")
@@ -127,11 +130,12 @@ def bench_phone(sizes: Sequence[float] = PHONE_SIZES, outputs: Sequence[str] = (
                               "exit_status": status,
                               "bytes_written": sum(f.stat().st_size for f in written),
                               "files_written": len(written)})
-    return {"method": "each run is a child process `python -m prnet reconstruct PHOTO --FLAG`; "
+    return {"method": "each run is a child process `python -m prnet [--threads N] reconstruct "
+                      "PHOTO --FLAG`; "
                       "seconds: its wall time (start-up and model loading included); peak RSS: "
                       "its ru_maxrss from os.wait4; ratio: seconds / the first output's seconds "
                       "on the same photo in the same run; bytes: the files it wrote",
-            "cases": cases}
+            "threads": threads, "cases": cases}
 
 
 def format_phone(result: dict[str, Any]) -> str:
