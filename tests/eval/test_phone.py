@@ -47,10 +47,12 @@ def test_bench_phone_cli_json(tmp_path) -> None:
     for c in cases:
         assert set(c) >= {"megapixels", "width", "height", "faces", "outputs",
                           "seconds_per_image", "peak_rss_mb", "ratio", "exit_status",
-                          "bytes_written", "files_written"}
+                          "bytes_written", "files_written", "cpu_seconds_per_image",
+                          "cpu_ratio"}
         assert c["megapixels"] == 2 and c["seconds_per_image"] > 0 and c["peak_rss_mb"] > 0
         assert c["exit_status"] == 0
     assert cases[0]["ratio"] == 1.0 and cases[1]["ratio"] > 0
+    assert cases[0]["cpu_ratio"] == 1.0 and all(c["cpu_seconds_per_image"] > 0 for c in cases)
     kpt, every = cases  # --kpt: <stem>.json and per face _kpt.txt/.json; --all: far more
     assert kpt["files_written"] == 1 + 2 * kpt["faces"]
     assert every["files_written"] > kpt["files_written"]
