@@ -124,6 +124,11 @@ class PosmapNetwork:
 
     def forward(self, x: torch.Tensor) -> np.ndarray:
         """One forward pass of a (B, 3, 256, 256) input → (B, 256, 256, 3) float32 maps."""
+        return self.forward_tensor(x).cpu().numpy()
+
+    def forward_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` leaving the (B, 256, 256, 3) float32 maps on the device (the GPU
+        path: :class:`prnet.pipeline.device_post.DevicePost` takes them from there)."""
         with autocast(self.device, self.precision):
             y = self.net(x)
-        return y.float().permute(0, 2, 3, 1).cpu().numpy()
+        return y.float().permute(0, 2, 3, 1)

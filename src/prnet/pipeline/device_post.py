@@ -1,0 +1,254 @@
+"""The post-network stages in torch, batched over faces, on any device (the GPU path).
+
+The NumPy stages (:func:`prnet.pipeline.posmaps.uncrop_maps`, :meth:`UVLayout.landmarks`,
+:meth:`UVLayout.vertices`, :func:`prnet.geometry.pose.estimate_pose` behind
+``FaceResult.pose``) stay the CPU path; these are the same computations on (F, …) tensors, so
+that network output need not leave the device before the per-face rows (68 landmarks, pose):
+
+* :func:`uncrop_maps_torch` — crop-space maps × inverse crop similarities → image-space maps;
+* :meth:`DeviceLayout.landmarks` / :meth:`DeviceLayout.vertices` — the layout's texels;
+* :func:`similarity_fit_torch` — batched Umeyama fit (one batched 3×3 SVD in float64);
+* :func:`estimate_poses_torch` — the :class:`~prnet.geometry.pose.Pose` fields of every face;
+* :class:`DevicePost` — all of it from a batch of network outputs to :class:`DeviceFaces`.
+
+Large sums (the maps, the pose covariance over ~55K vertices) run in ``dtype`` (float32 by
+default); the small matrices (inverse crops, 3×3 SVD, angles) in float64. Against the float64
+NumPy path: landmarks within 1e-3 px, angles within 1e-3°, camera matrices within 1e-5
+relative (``tests/pipeline/test_device_post.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from prnet.uv.layout import RES, UVLayout
+
+__all__ = [
+    "DeviceFaces",
+    "DeviceLayout",
+    "DevicePost",
+    "DevicePoses",
+    "estimate_poses_torch",
+    "invert_similarities",
+    "matrix_to_angles_torch",
+    "similarity_fit_torch",
+    "uncrop_maps_torch",
+]
+
+# Image coordinates (y down) → the pose's y-up frame (prnet.geometry.pose._FLIP_Y).
+_FLIP_Y = (1.0, -1.0, 1.0)
+# cos(yaw) below this is gimbal lock (prnet.geometry.pose._GIMBAL_EPS).
+_GIMBAL_EPS = 1e-4
+
+
+def invert_similarities(matrices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(K, 2, 3) image → crop similarities → their (K, 2, 3) inverses and (K,) scales
+    (sqrt |det| of the 2×2 part), in float64."""
+    m = matrices.to(torch.float64)
+    a = m[:, :, :2]
+    inv_a = torch.linalg.inv(a)
+    inv_t = -(inv_a @ m[:, :, 2:])
+    scale = torch.sqrt(torch.abs(torch.linalg.det(a)))
+    return torch.cat([inv_a, inv_t], 2), scale
+
+
+def uncrop_maps_torch(maps: torch.Tensor, matrices: torch.Tensor, views: int = 1,
+                      dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """:func:`prnet.pipeline.posmaps.uncrop_maps` in torch: (K, …, 3) crop-space points →
+    image space (x, y by the inverse similarity, z divided by its scale), averaged over each
+    face's ``views`` consecutive crops: (K / views, …, 3) in ``dtype``."""
+    k = maps.shape[0]
+    if k == 0:
+        return maps.new_zeros((0, *maps.shape[1:]), dtype=dtype)
+    inv, scale = invert_similarities(matrices.to(maps.device))
+    inv, inv_scale = inv.to(dtype), (1.0 / scale).to(dtype)
+    p = maps.to(dtype).reshape(k, -1, 3)
+    xy = torch.baddbmm(inv[:, None, :, 2], p[..., :2], inv[:, :, :2].transpose(1, 2))
+    z = p[..., 2:] * inv_scale[:, None, None]
+    pts = torch.cat([xy, z], -1).reshape(maps.shape)
+    return pts.reshape(k // views, views, *maps.shape[1:]).mean(1)
+
+
+@dataclass(frozen=True, eq=False)
+class DeviceLayout:
+    """The UV layout's index arrays and canonical face as tensors on one device.
+
+    Attributes:
+        kpt_index: (68,) long, flat texel index (v·256 + u) of each landmark.
+        face_index: (N,) long, flat texel index of each dense vertex.
+        canonical_centred: (N, 3) the canonical face minus its mean (``dtype``).
+        canonical_mean: (3,) float64 mean of the canonical face.
+        canonical_var: float64 scalar tensor, mean squared norm of ``canonical_centred``.
+    """
+
+    kpt_index: torch.Tensor
+    face_index: torch.Tensor
+    canonical_centred: torch.Tensor
+    canonical_mean: torch.Tensor
+    canonical_var: torch.Tensor
+
+    @classmethod
+    def from_layout(cls, layout: UVLayout, device: str | torch.device = "cpu",
+                    dtype: torch.dtype = torch.float32) -> DeviceLayout:
+        """Upload ``layout``'s landmark and face texels and its canonical face to ``device``."""
+        kpt = np.asarray(layout.kpt_uv, np.int64)
+        can = np.asarray(layout.canonical, np.float64)
+        mean = can.mean(0)
+        centred = can - mean
+        var = float(np.einsum("ij,ij->i", centred, centred).mean())
+        return cls(torch.as_tensor(kpt[:, 1] * RES + kpt[:, 0], device=device),
+                   torch.as_tensor(np.asarray(layout.face_index, np.int64), device=device),
+                   torch.as_tensor(centred, dtype=dtype, device=device),
+                   torch.as_tensor(mean, device=device),
+                   torch.tensor(var, dtype=torch.float64, device=device))
+
+    def landmarks(self, posmaps: torch.Tensor) -> torch.Tensor:
+        """(F, 256, 256, 3) position maps → (F, 68, 3) landmarks."""
+        return posmaps.reshape(len(posmaps), RES * RES, 3)[:, self.kpt_index]
+
+    def vertices(self, posmaps: torch.Tensor) -> torch.Tensor:
+        """(F, 256, 256, 3) position maps → (F, N, 3) dense face vertices."""
+        return posmaps.reshape(len(posmaps), RES * RES, 3)[:, self.face_index]
+
+
+def similarity_fit_torch(src_centred: torch.Tensor, src_mean: torch.Tensor,
+                         src_var: torch.Tensor, dst: torch.Tensor,
+                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Batched least-squares similarity ``dst ≈ s·R·src + t`` (Umeyama; uniform weights), as
+    :func:`prnet.geometry.pose.similarity_fit` for each face.
+
+    Args:
+        src_centred: (N, 3) source points minus their mean (shared by all faces).
+        src_mean: (3,) their mean; src_var: scalar, their mean squared norm.
+        dst: (F, N, 3) target points.
+
+    Returns:
+        ``(s, R, t)``: (F,), (F, 3, 3) proper rotations, (F, 3), all float64.
+    """
+    n = dst.shape[1]
+    mu_d = dst.mean(1, keepdim=True)
+    cov = ((dst - mu_d).transpose(1, 2) @ src_centred.to(dst.dtype)).to(torch.float64) / n
+    u, d, vt = torch.linalg.svd(cov)
+    sign = torch.ones_like(d)
+    sign[:, 2] = torch.where(torch.linalg.det(u) * torch.linalg.det(vt) < 0, -1.0, 1.0)
+    rot = (u * sign[:, None, :]) @ vt
+    scale = (d * sign).sum(1) / src_var
+    trans = mu_d[:, 0].to(torch.float64) - scale[:, None] * (rot @ src_mean.to(rot))
+    return scale, rot, trans
+
+
+def matrix_to_angles_torch(rotation: torch.Tensor) -> torch.Tensor:
+    """:func:`prnet.geometry.pose.matrix_to_angles` for (F, 3, 3) rotations → (F, 3)
+    ``[pitch, yaw, roll]`` in radians (gimbal lock: roll 0, the in-plane angle in pitch)."""
+    m = rotation
+    cos_yaw = torch.hypot(m[:, 0, 0], m[:, 0, 1])
+    yaw = torch.atan2(-m[:, 0, 2], cos_yaw)
+    locked = cos_yaw <= _GIMBAL_EPS
+    pitch = torch.where(locked, torch.atan2(-m[:, 2, 1], m[:, 1, 1]),
+                        torch.atan2(m[:, 1, 2], m[:, 2, 2]))
+    roll = torch.where(locked, torch.zeros_like(yaw), torch.atan2(m[:, 0, 1], m[:, 0, 0]))
+    return torch.stack([pitch, yaw, roll], 1)
+
+
+@dataclass(frozen=True, eq=False)
+class DevicePoses:
+    """The :class:`~prnet.geometry.pose.Pose` of F faces as float64 tensors.
+
+    Attributes:
+        angles_deg: (F, 3) ``[pitch, yaw, roll]`` in degrees (``Pose.angles_deg``).
+        scale: (F,); rotation: (F, 3, 3); translation: (F, 3) (y-up image frame).
+        camera_matrix: (F, 3, 4) ``[s·R | t]``.
+    """
+
+    angles_deg: torch.Tensor
+    scale: torch.Tensor
+    rotation: torch.Tensor
+    translation: torch.Tensor
+    camera_matrix: torch.Tensor
+
+    @property
+    def yaw(self) -> torch.Tensor:
+        return self.angles_deg[:, 1]
+
+    @property
+    def pitch(self) -> torch.Tensor:
+        return self.angles_deg[:, 0]
+
+    @property
+    def roll(self) -> torch.Tensor:
+        return self.angles_deg[:, 2]
+
+
+def estimate_poses_torch(vertices_img: torch.Tensor, layout: DeviceLayout) -> DevicePoses:
+    """``FaceResult.pose`` for F faces at once: the similarity fit of the canonical face onto
+    each face's (F, N, 3) dense vertices (image coordinates, y down)."""
+    flip = torch.tensor(_FLIP_Y, dtype=vertices_img.dtype, device=vertices_img.device)
+    scale, rot, trans = similarity_fit_torch(layout.canonical_centred, layout.canonical_mean,
+                                             layout.canonical_var, vertices_img * flip)
+    camera = torch.cat([scale[:, None, None] * rot, trans[:, :, None]], 2)
+    return DevicePoses(torch.rad2deg(matrix_to_angles_torch(rot)), scale, rot, trans, camera)
+
+
+@dataclass(frozen=True, eq=False)
+class DeviceFaces:
+    """Per-face outputs of :class:`DevicePost`, tensors on its device (F faces, plan order).
+
+    Attributes:
+        posmaps: (F, 256, 256, 3) image-space position maps.
+        landmarks: (F, 68, 3) image pixels.
+        poses: the fitted poses.
+        finite: (F,) bool, the face's map is finite (a non-finite one has NaN rows).
+        vertices: (F, N, 3) dense vertices, or None unless asked for.
+    """
+
+    posmaps: torch.Tensor
+    landmarks: torch.Tensor
+    poses: DevicePoses
+    finite: torch.Tensor
+    vertices: torch.Tensor | None = None
+
+    def rows(self) -> list[dict]:
+        """One JSON-ready dict per face (copied to the host once for the whole batch):
+        ``landmarks`` (68 × [x, y, z]), ``yaw``, ``pitch``, ``roll`` (degrees),
+        ``camera_matrix`` (3 × 4), ``finite``, rounded as :func:`prnet.outputs.schema.face_record`
+        rounds them."""
+        kpt = self.landmarks.to("cpu", torch.float64).numpy().round(2)
+        ang = self.poses.angles_deg.cpu().numpy().round(3)
+        cam = self.poses.camera_matrix.cpu().numpy().round(6)
+        ok = self.finite.cpu().numpy()
+        return [{"landmarks": kpt[i].tolist(), "pitch": float(ang[i, 0]),
+                 "yaw": float(ang[i, 1]), "roll": float(ang[i, 2]),
+                 "camera_matrix": cam[i].tolist(), "finite": bool(ok[i])}
+                for i in range(len(kpt))]
+
+
+class DevicePost:
+    """Network output → landmarks, pose (and dense vertices) of every face, on the device.
+
+    Args:
+        layout: the UV layout (``PRN.layout``).
+        device: torch device of the network output.
+        dtype: dtype of the large sums (float32; float64 to match the NumPy path to rounding).
+    """
+
+    def __init__(self, layout: UVLayout, device: str | torch.device = "cpu",
+                 dtype: torch.dtype = torch.float32) -> None:
+        self.device, self.dtype = torch.device(device), dtype
+        self.layout = DeviceLayout.from_layout(layout, self.device, dtype)
+
+    @torch.inference_mode()
+    def __call__(self, maps: torch.Tensor, matrices: torch.Tensor | np.ndarray, views: int = 1,
+                 dense: bool = False) -> DeviceFaces:
+        """(K, 256, 256, 3) crop-space maps (``prn.network.forward_tensor``'s output) and their
+        (K, 2, 3) crop matrices (``views`` consecutive crops per face) → :class:`DeviceFaces`."""
+        mats = torch.as_tensor(np.asarray(matrices) if isinstance(matrices, np.ndarray)
+                               else matrices, device=self.device)
+        posmaps = uncrop_maps_torch(maps.to(self.device), mats, views, self.dtype)
+        finite = torch.isfinite(posmaps.reshape(len(posmaps), -1)).all(1)
+        verts = self.layout.vertices(posmaps)
+        poses = estimate_poses_torch(verts, self.layout)
+        return DeviceFaces(posmaps, self.layout.landmarks(posmaps), poses, finite,
+                           verts if dense else None)
