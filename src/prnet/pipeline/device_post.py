@@ -29,8 +29,8 @@ from prnet.uv.layout import RES, UVLayout
 __all__ = [
     "DeviceFaces",
     "DeviceLayout",
-    "DevicePost",
     "DevicePoses",
+    "DevicePost",
     "estimate_poses_torch",
     "invert_similarities",
     "matrix_to_angles_torch",
