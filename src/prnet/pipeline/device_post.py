@@ -247,7 +247,7 @@ class DevicePost:
         mats = torch.as_tensor(np.asarray(matrices) if isinstance(matrices, np.ndarray)
                                else matrices, device=self.device)
         posmaps = uncrop_maps_torch(maps.to(self.device), mats, views, self.dtype)
-        finite = torch.isfinite(posmaps.reshape(len(posmaps), -1)).all(1)
+        finite = torch.isfinite(posmaps.flatten(1)).all(1)
         verts = self.layout.vertices(posmaps)
         poses = estimate_poses_torch(verts, self.layout)
         return DeviceFaces(posmaps, self.layout.landmarks(posmaps), poses, finite,
