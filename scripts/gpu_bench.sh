@@ -42,11 +42,11 @@ else
   COMPILE=(--precision bf16 --throughput --dtypes bf16 --batches 1 --compile-batches 1 512
            --no-cuda-graph --seconds 0.5 --e2e-images 512 --workers 16 --decoders cpu)
 fi
-timeout 330 python3 -m prnet bench --device "$DEVICE" --throughput "${SIZES[@]}" \
+timeout 300 python3 -m prnet bench --device "$DEVICE" --throughput "${SIZES[@]}" \
   --json "$OUT/bench_$DEVICE.json" "$@" | tee "$OUT/bench_$DEVICE.txt"
 rc=${PIPESTATUS[0]}
 if [ "${#COMPILE[@]}" -gt 0 ]; then  # separate run: a slow compilation cannot cost the table above
-  timeout 120 python3 -m prnet bench --device "$DEVICE" "${COMPILE[@]}" \
+  timeout 150 python3 -m prnet bench --device "$DEVICE" "${COMPILE[@]}" \
     --json "$OUT/bench_${DEVICE}_compile.json" | tee "$OUT/bench_${DEVICE}_compile.txt" \
     || echo "torch.compile run failed or timed out (the main table stands)"
 fi

@@ -33,7 +33,8 @@ def nvjpeg_problem() -> str | None:
     try:
         from torchvision.io import decode_jpeg  # noqa: F401
     except Exception as exc:  # noqa: BLE001 - a broken torchvision raises RuntimeError too
-        return f"torchvision is not usable ({type(exc).__name__}: {exc}; pip install torchvision)"
+        return (f"torchvision is not usable ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+                'pip install "prnet[gpu]" (a torchvision built for this torch)')
     return None
 
 
@@ -74,9 +75,12 @@ def image_batch(images: Sequence[np.ndarray], device: str | torch.device = "cpu"
     pin = device.type == "cuda" if pin is None else pin
     h = max((im.shape[0] for im in images), default=1)
     w = max((im.shape[1] for im in images), default=1)
-    host = torch.zeros((len(images), h, w, 3), dtype=torch.uint8, pin_memory=pin)
+    host = torch.empty((len(images), h, w, 3), dtype=torch.uint8, pin_memory=pin)
     for i, im in enumerate(images):
-        host[i, : im.shape[0], : im.shape[1]] = torch.from_numpy(np.ascontiguousarray(im))
+        ih, iw = im.shape[:2]
+        host[i, :ih, :iw] = torch.from_numpy(np.ascontiguousarray(im))
+        host[i, ih:] = 0
+        host[i, :ih, iw:] = 0
     return host.to(device, non_blocking=pin).permute(0, 3, 1, 2)
 
 
