@@ -6,7 +6,9 @@ test-time augmentation (TTA) mode.
   map with the mirrored map of its mirror image).
 * :func:`uncrop_maps` maps crop-space points back to the image and averages the views of a face.
 
-This is the only place where network output is mapped back to the image.
+This is the only place where network output is mapped back to the image on the host;
+:mod:`prnet.pipeline.device_post` mirrors :func:`uncrop_maps` in torch for the GPU path (tested
+to give the same numbers).
 """
 
 from __future__ import annotations
