@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                          "files (decode workers, pinned copies, grid_sample crops, network, "
                          "device post); implied by --device cuda")
     tp.add_argument("--folder", default=None,
-                    help="JPEG files for the end-to-end runs (default: copies of the bundled photo)")
+                    help="JPEG files for the end-to-end runs (default: copies of --image)")
     tp.add_argument("--e2e-images", type=int, default=None, metavar="N",
                     help="images per end-to-end run (default 2048 on CUDA, 16 on the CPU)")
     tp.add_argument("--e2e-batch", type=int, default=None, metavar="N",
@@ -108,7 +108,8 @@ def _run_throughput(args: argparse.Namespace) -> int:
     result = bench_throughput(model_options(args), args.batches, args.dtypes, args.seconds,
                               not args.no_cuda_graph, args.compile_batches, args.folder,
                               args.e2e_images, args.workers, args.e2e_batch, args.decoders,
-                              log=lambda m: print(m, file=sys.stderr, flush=True))
+                              log=lambda m: print(m, file=sys.stderr, flush=True),
+                              image=args.image)
     print(format_throughput(result), end="")
     if args.json:
         print(f"wrote {write_json(args.json, result)}")

@@ -144,14 +144,16 @@ def bench_network_modes(
     return rows
 
 
-def bench_device_post(prn: Any, faces: int = 16, repeats: int = 5) -> dict[str, Any]:
+def bench_device_post(prn: Any, faces: int = 16, repeats: int = 5,
+                      image: str | Path | None = None) -> dict[str, Any]:
     """ms per face of the torch post-network stages (:class:`DevicePost`: uncrop, landmarks,
     pose) and of the NumPy ones (``uncrop_maps``, ``layout.landmarks``, ``estimate_pose`` of the
     dense vertices, as ``FaceResult.pose``), on ``faces`` copies of the bundled photo's network
-    output, on ``prn``'s device; best of ``repeats`` each, same run."""
+    output (or ``image``'s first face), on ``prn``'s device; best of ``repeats`` each, same
+    run."""
     from prnet.io import read_image
 
-    img = read_image(_default_image())
+    img = read_image(image or _default_image())
     plans = prn.plan(prn.detect(img))
     if not plans:
         raise PRNetError("bench: no face found in the benchmark image")
@@ -382,6 +384,7 @@ def bench_throughput(
     compile_batches: Sequence[int] = (), folder: str | Path | None = None,
     n_images: int | None = None, workers: Sequence[int] | None = None, e2e_batch: int | None = None,
     decoders: Sequence[str] | None = None, log: Callable[[str], None] | None = None,
+    image: str | Path | None = None,
 ) -> dict[str, Any]:
     """The device-path benchmark: network img/s over ``batches``, batch-1 latency, the torch
     post-stages against NumPy, and end-to-end faces/s from JPEG files for each decoder and
@@ -396,13 +399,15 @@ def bench_throughput(
         cuda_graph: also time CUDA-graph replays (CUDA only).
         compile_batches: batch sizes to time under ``torch.compile`` (none by default: each
             takes a compilation).
-        folder: JPEG files to read (default: ``n_images`` copies of the bundled photo in a
-            temporary folder, whose faces are also given as boxes for the nvJPEG runs).
+        folder: JPEG files to read (default: ``n_images`` copies of ``image`` in a temporary
+            folder, whose faces are also given as boxes for the nvJPEG runs).
         n_images: images per end-to-end run (default 2048 on CUDA, 16 on the CPU).
         workers: decode worker counts (default 4, 8, 16 capped by the CPU count, on CUDA; 1, 2
             on the CPU).
         e2e_batch: images per device batch end to end (default 256 on CUDA, 8 on the CPU).
         decoders: "cpu" and/or "nvjpeg" (default: both where nvJPEG is usable, else "cpu").
+        image: a JPEG with a face (default: the bundled photo) for the post-stage timing and
+            the generated folder.
 
     Returns:
         ``{"hardware", "precision", "network" (rows of :func:`bench_network_modes`),
@@ -440,7 +445,7 @@ def bench_throughput(
                                              key=lambda r: r["ms_per_batch"], default=None)}
     prn = PRN(options=opts)
     say(f"device post: torch vs NumPy on {device}")
-    out["device_post"] = bench_device_post(prn)
+    out["device_post"] = bench_device_post(prn, image=image)
     problem = nvjpeg_problem()
     out["nvjpeg"] = problem
     decoders = tuple(decoders or (("cpu", "nvjpeg") if problem is None else ("cpu",)))
@@ -451,7 +456,7 @@ def bench_throughput(
     job = max(1, min(16, e2e_batch // 4))
     with tempfile.TemporaryDirectory() as tmp:
         if folder is None:
-            files = make_jpeg_folder(tmp, n_images)
+            files = make_jpeg_folder(tmp, n_images, image)
             first = _read(files[0])
             src_faces = prn.plan(prn.detect(first), image_shape=first.shape[:2])
             boxes = {p.name: np.stack([f.box for f in src_faces]) if src_faces
@@ -460,6 +465,8 @@ def bench_throughput(
             from prnet.io import list_images
 
             files = [Path(p) for p in list_images([folder]).images][:n_images]
+            if not files:
+                raise PRNetError(f"no image found in {folder}")
             boxes = None
         runs = []
         for dec in decoders:
