@@ -109,7 +109,8 @@ def _run_throughput(args: argparse.Namespace) -> int:
                               not args.no_cuda_graph, args.compile_batches, args.folder,
                               args.e2e_images, args.workers, args.e2e_batch, args.decoders,
                               log=lambda m: print(m, file=sys.stderr, flush=True),
-                              image=args.image)
+                              image=args.image,
+                              partial=(lambda r: write_json(args.json, r)) if args.json else None)
     print(format_throughput(result), end="")
     if args.json:
         print(f"wrote {write_json(args.json, result)}")

@@ -384,7 +384,7 @@ def bench_throughput(
     compile_batches: Sequence[int] = (), folder: str | Path | None = None,
     n_images: int | None = None, workers: Sequence[int] | None = None, e2e_batch: int | None = None,
     decoders: Sequence[str] | None = None, log: Callable[[str], None] | None = None,
-    image: str | Path | None = None,
+    image: str | Path | None = None, partial: Callable[[dict[str, Any]], object] | None = None,
 ) -> dict[str, Any]:
     """The device-path benchmark: network img/s over ``batches``, batch-1 latency, the torch
     post-stages against NumPy, and end-to-end faces/s from JPEG files for each decoder and
@@ -408,6 +408,8 @@ def bench_throughput(
         decoders: "cpu" and/or "nvjpeg" (default: both where nvJPEG is usable, else "cpu").
         image: a JPEG with a face (default: the bundled photo) for the post-stage timing and
             the generated folder.
+        partial: called with the result so far after each part (e.g. to write it to a file,
+            so that a run stopped by a time limit keeps what it measured).
 
     Returns:
         ``{"hardware", "precision", "network" (rows of :func:`bench_network_modes`),
@@ -443,9 +445,13 @@ def bench_throughput(
                            "network_best": max(ok, key=lambda r: r["img_per_s"], default=None),
                            "latency_b1": min((r for r in ok if r["batch"] == 1),
                                              key=lambda r: r["ms_per_batch"], default=None)}
+    keep = partial or (lambda _r: None)
+    keep(out)
     prn = PRN(options=opts)
     say(f"device post: torch vs NumPy on {device}")
     out["device_post"] = bench_device_post(prn, image=image)
+    out["end_to_end"] = runs = []
+    keep(out)
     problem = nvjpeg_problem()
     out["nvjpeg"] = problem
     decoders = tuple(decoders or (("cpu", "nvjpeg") if problem is None else ("cpu",)))
@@ -468,7 +474,6 @@ def bench_throughput(
             if not files:
                 raise PRNetError(f"no image found in {folder}")
             boxes = None
-        runs = []
         for dec in decoders:
             for w in workers if dec == "cpu" else workers[:1]:
                 for given in ((None, boxes) if dec == "cpu" and boxes is not None else
@@ -489,7 +494,7 @@ def bench_throughput(
                     if sample and not any("check" in x for x in runs):
                         r["check"] = _check_against_numpy(prn, Path(files[0]), sample[0])
                     runs.append(r)
-    out["end_to_end"] = runs
+                    keep(out)
     out["end_to_end_best"] = max((r for r in runs if "error" not in r),
                                  key=lambda r: r["faces_per_s"], default=None)
     out["seconds"] = round(time.perf_counter() - t0, 1)
