@@ -128,6 +128,7 @@ class PosmapNetwork:
         """One forward pass of a (B, 3, 256, 256) input → (B, 256, 256, 3) float32 maps."""
         return self.forward_tensor(x).cpu().numpy()
 
+    @torch.inference_mode()
     def forward_tensor(self, x: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` leaving the (B, 256, 256, 3) float32 maps on the device (the GPU
         path: :class:`prnet.pipeline.device_post.DevicePost` takes them from there)."""
