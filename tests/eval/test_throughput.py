@@ -57,10 +57,10 @@ def test_bench_throughput_on_cpu() -> None:
 def test_end_to_end_rows_are_the_pipelines_faces(prn, tmp_path) -> None:
     files = make_jpeg_folder(tmp_path, 3)
     r = bench_end_to_end(prn, files, workers=2, batch=2, job=1)
-    assert r["images"] == r["faces"] == len(r["rows"]) == 3
+    assert r["images"] == r["faces"] == len(r["rows"]) == 3 and r["implausible"] == 0
     ref = prn.reconstruct(files[0])[0]
     for row, f in zip(r["rows"], files, strict=True):
-        assert row["image"] == f.name and row["finite"]
+        assert row["image"] == f.name and row["finite"] and row["plausible"]
         np.testing.assert_allclose(row["landmarks"], ref.landmarks, atol=0.05)
         assert row["yaw"] == pytest.approx(ref.pose.yaw, abs=0.01)
         np.testing.assert_allclose(row["box"], ref.box, atol=0.01)

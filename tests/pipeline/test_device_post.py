@@ -144,3 +144,27 @@ def test_no_faces():
     out = DevicePost(layout)(torch.zeros(0, 256, 256, 3), np.zeros((0, 2, 3)))
     assert out.landmarks.shape == (0, 68, 3) and out.poses.angles_deg.shape == (0, 3)
     assert out.rows() == []
+
+
+def test_plausible_flag_follows_check_posmaps(prn, photo_output):
+    """Each face flagged implausible on the device is one that ``check_posmaps`` (the NumPy
+    path's uncrop) rejects, and the real face passes both."""
+    from prnet.errors import ReconstructionError
+    from prnet.validation import check_posmaps
+
+    maps, mats, _ = photo_output["off"]
+    centre = maps[0].reshape(-1, 3).mean(0)
+    cases = {"real": maps[0], "collapsed": np.broadcast_to(centre, maps[0].shape),
+             "huge": (maps[0] - centre) * 6 + centre, "off crop": maps[0] + [700.0, 0.0, 0.0]}
+    batch = np.stack(list(cases.values())).astype(np.float32)
+    mm = np.repeat(mats, len(cases), 0)
+    out = DevicePost(prn.layout)(torch.from_numpy(batch), mm)
+    posmaps = uncrop_maps(batch, mm)
+    for i, name in enumerate(cases):
+        try:
+            check_posmaps(posmaps[i : i + 1], mm[i : i + 1], prn.layout)
+            accepted = True
+        except ReconstructionError:
+            accepted = False
+        assert bool(out.plausible[i]) is accepted is (name == "real"), name
+    assert [r["plausible"] for r in out.rows()] == [True, False, False, False]

@@ -273,7 +273,8 @@ def bench_end_to_end(
         ``{"workers", "decoder", "detect", "batch", "images", "faces", "seconds",
         "faces_per_s", "images_per_s", "worker_decode_s", "worker_detect_s", "main_wait_s"
         (waiting for the workers: over half the time means decoding/detection limits the
-        rate), "rows"}`` for the timed batches.
+        rate), "implausible" (faces the NumPy path would reject), "rows"}`` for the timed
+        batches.
 
     Raises:
         PRNetError: a backend other than torch, ``tta="shift"``, nvJPEG without boxes or
@@ -365,7 +366,8 @@ def bench_end_to_end(
             "images_per_s": round(n_images / wall, 1),
             "worker_decode_s": round(stats["decode_s"], 3),
             "worker_detect_s": round(stats["detect_s"], 3),
-            "main_wait_s": round(stats["wait_s"], 3), "rows": rows}
+            "main_wait_s": round(stats["wait_s"], 3),
+            "implausible": sum(not r["plausible"] for r in rows), "rows": rows}
 
 
 def _check_against_numpy(prn: Any, path: Path, row: dict) -> dict[str, float]:

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from prnet.geometry.crop import CROP
 from prnet.uv.layout import RES, UVLayout
+from prnet.validation import MAX_EXTENT_CROPS, MIN_LANDMARK_SPREAD
 
 __all__ = [
     "DeviceFaces",
@@ -34,6 +36,7 @@ __all__ = [
     "estimate_poses_torch",
     "invert_similarities",
     "matrix_to_angles_torch",
+    "plausible_torch",
     "similarity_fit_torch",
     "uncrop_maps_torch",
 ]
@@ -192,6 +195,26 @@ def estimate_poses_torch(vertices_img: torch.Tensor, layout: DeviceLayout) -> De
     return DevicePoses(torch.rad2deg(matrix_to_angles_torch(rot)), scale, rot, trans, camera)
 
 
+def plausible_torch(landmarks: torch.Tensor, vertices: torch.Tensor,
+                    matrices: torch.Tensor) -> torch.Tensor:
+    """(F,) bool: the rules of :func:`prnet.validation.check_posmaps` per face (finite; the
+    landmarks span at least ``MIN_LANDMARK_SPREAD`` crop px in x and y; the face at most
+    ``MAX_EXTENT_CROPS`` crop sides across and centred within one crop side of its crop), as a
+    flag instead of an error, from (F, 68, 3) landmarks, (F, N, 3) vertices and the (F, 2, 3)
+    crop of each face."""
+    m = matrices.to(torch.float64)
+    s = torch.hypot(m[:, 0, 0], m[:, 1, 0])
+    spread = (landmarks[..., :2].amax(1) - landmarks[..., :2].amin(1)).to(torch.float64)
+    lo, hi = vertices.amin(1).to(torch.float64), vertices.amax(1).to(torch.float64)
+    extent = (hi - lo).amax(1) * s / CROP
+    centre = (lo[:, :2] + hi[:, :2]) / 2
+    centre_crop = (m[:, :, :2] @ centre[:, :, None])[..., 0] + m[:, :, 2]
+    off = (centre_crop / CROP - 0.5).abs().amax(1)
+    finite = torch.isfinite(vertices).flatten(1).all(1) & torch.isfinite(landmarks).flatten(1).all(1)
+    return (finite & (spread.amin(1) * s >= MIN_LANDMARK_SPREAD) & (extent <= MAX_EXTENT_CROPS)
+            & (off <= 1.5))
+
+
 @dataclass(frozen=True, eq=False)
 class DeviceFaces:
     """Per-face outputs of :class:`DevicePost`, tensors on its device (F faces, plan order).
@@ -201,6 +224,8 @@ class DeviceFaces:
         landmarks: (F, 68, 3) image pixels.
         poses: the fitted poses.
         finite: (F,) bool, the face's map is finite (a non-finite one has NaN rows).
+        plausible: (F,) bool, the face passes :func:`prnet.validation.check_posmaps`'s rules
+            (:func:`plausible_torch`; the NumPy path raises where this is False).
         vertices: (F, N, 3) dense vertices, or None unless asked for.
     """
 
@@ -208,21 +233,22 @@ class DeviceFaces:
     landmarks: torch.Tensor
     poses: DevicePoses
     finite: torch.Tensor
+    plausible: torch.Tensor
     vertices: torch.Tensor | None = None
 
     def rows(self) -> list[dict]:
         """One JSON-ready dict per face (copied to the host once for the whole batch):
         ``landmarks`` (68 × [x, y, z]), ``yaw``, ``pitch``, ``roll`` (degrees),
-        ``camera_matrix`` (3 × 4), ``finite``, rounded as :func:`prnet.outputs.schema.face_record`
+        ``camera_matrix`` (3 × 4), ``finite``, ``plausible``, rounded as :func:`prnet.outputs.schema.face_record`
         rounds them."""
         kpt = self.landmarks.to("cpu", torch.float64).numpy().round(2)
         ang = self.poses.angles_deg.cpu().numpy().round(3)
         cam = self.poses.camera_matrix.cpu().numpy().round(6)
-        ok = self.finite.cpu().numpy()
+        ok, fine = self.finite.cpu().numpy(), self.plausible.cpu().numpy()
         return [{"landmarks": kpt[i].tolist(), "pitch": float(ang[i, 0]),
                  "yaw": float(ang[i, 1]), "roll": float(ang[i, 2]),
-                 "camera_matrix": cam[i].tolist(), "finite": bool(ok[i])}
-                for i in range(len(kpt))]
+                 "camera_matrix": cam[i].tolist(), "finite": bool(ok[i]),
+                 "plausible": bool(fine[i])} for i in range(len(kpt))]
 
 
 class DevicePost:
@@ -249,6 +275,7 @@ class DevicePost:
         posmaps = uncrop_maps_torch(maps.to(self.device), mats, views, self.dtype)
         finite = torch.isfinite(posmaps.flatten(1)).all(1)
         verts = self.layout.vertices(posmaps)
+        kpt = self.layout.landmarks(posmaps)
         poses = estimate_poses_torch(verts, self.layout)
-        return DeviceFaces(posmaps, self.layout.landmarks(posmaps), poses, finite,
-                           verts if dense else None)
+        ok = plausible_torch(kpt, verts, mats[::views])
+        return DeviceFaces(posmaps, kpt, poses, finite, ok, verts if dense else None)
