@@ -11,7 +11,12 @@ import torch
 from prnet.geometry.crop import crop_matrix, crop_points
 from prnet.geometry.pose import angles_to_matrix, estimate_pose, matrix_to_angles
 from prnet.io import read_image
-from prnet.pipeline.device_post import DevicePost, matrix_to_angles_torch, uncrop_maps_torch
+from prnet.pipeline.device_post import (
+    DevicePost,
+    estimate_poses_torch,
+    matrix_to_angles_torch,
+    uncrop_maps_torch,
+)
 from prnet.pipeline.posmaps import crop_faces, uncrop_maps
 from prnet.uv.layout import load_layout
 
@@ -101,6 +106,12 @@ def test_synthetic_posmaps_match_numpy_path(dtype):
     ref = numpy_path(maps, mats, 1, layout)
     out = DevicePost(layout, dtype=dtype)(torch.from_numpy(maps), mats, dense=True)
     assert_same(out, *ref, layout)
+    # the (F, N, 3) entry point fits the same poses as DevicePost's (F, 3, N) one
+    lay = DevicePost(layout, dtype=dtype).layout
+    flat = estimate_poses_torch(lay.vertices(out.posmaps), lay)
+    tol = 1e-9 if dtype == torch.float64 else 1e-5  # fp32 sums in another order
+    cam = out.poses.camera_matrix
+    torch.testing.assert_close(flat.camera_matrix, cam, rtol=0, atol=tol * cam.abs().max().item())
     # the poses put into the maps come back
     got = out.poses.angles_deg.numpy()
     np.testing.assert_allclose(got[:3], np.array([c[0] for c in cases[:3]]), atol=1e-2)

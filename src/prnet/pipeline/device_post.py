@@ -67,12 +67,15 @@ def uncrop_maps_torch(maps: torch.Tensor, matrices: torch.Tensor, views: int = 1
     if k == 0:
         return maps.new_zeros((0, *maps.shape[1:]), dtype=dtype)
     inv, scale = invert_similarities(matrices.to(maps.device))
-    inv, inv_scale = inv.to(dtype), (1.0 / scale).to(dtype)
-    p = maps.to(dtype).reshape(k, -1, 3)
-    xy = torch.baddbmm(inv[:, None, :, 2], p[..., :2], inv[:, :, :2].transpose(1, 2))
-    z = p[..., 2:] * inv_scale[:, None, None]
-    pts = torch.cat([xy, z], -1).reshape(maps.shape)
-    return pts.reshape(k // views, views, *maps.shape[1:]).mean(1)
+    # one (3, 3) map per crop: x, y by the inverse 2×2, z by 1 / scale; the offsets added by baddbmm
+    lin = torch.zeros((k, 3, 3), dtype=torch.float64, device=maps.device)
+    lin[:, :2, :2] = inv[:, :, :2].transpose(1, 2)
+    lin[:, 2, 2] = 1.0 / scale
+    off = torch.zeros((k, 1, 3), dtype=torch.float64, device=maps.device)
+    off[:, 0, :2] = inv[:, :, 2]
+    pts = torch.baddbmm(off.to(dtype), maps.to(dtype).reshape(k, -1, 3), lin.to(dtype))
+    pts = pts.reshape(maps.shape)
+    return pts if views == 1 else pts.reshape(k // views, views, *maps.shape[1:]).mean(1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,9 +119,14 @@ class DeviceLayout:
         """(F, 256, 256, 3) position maps → (F, N, 3) dense face vertices."""
         return posmaps.reshape(len(posmaps), RES * RES, 3)[:, self.face_index]
 
+    def vertices_by_axis(self, posmaps: torch.Tensor) -> torch.Tensor:
+        """(F, 256, 256, 3) position maps → (F, 3, N) dense vertices, x, y, z each contiguous
+        (the layout the reductions over vertices run fastest in)."""
+        return posmaps.reshape(len(posmaps), RES * RES, 3).transpose(1, 2)[:, :, self.face_index]
+
 
 def similarity_fit_torch(src_centred: torch.Tensor, src_mean: torch.Tensor,
-                         src_var: torch.Tensor, dst: torch.Tensor,
+                         src_var: torch.Tensor, dst: torch.Tensor, by_axis: bool = False,
                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Batched least-squares similarity ``dst ≈ s·R·src + t`` (Umeyama; uniform weights), as
     :func:`prnet.geometry.pose.similarity_fit` for each face.
@@ -126,20 +134,21 @@ def similarity_fit_torch(src_centred: torch.Tensor, src_mean: torch.Tensor,
     Args:
         src_centred: (N, 3) source points minus their mean (shared by all faces).
         src_mean: (3,) their mean; src_var: scalar, their mean squared norm.
-        dst: (F, N, 3) target points.
+        dst: (F, N, 3) target points, or (F, 3, N) with ``by_axis``.
 
     Returns:
         ``(s, R, t)``: (F,), (F, 3, 3) proper rotations, (F, 3), all float64.
     """
-    n = dst.shape[1]
-    mu_d = dst.mean(1, keepdim=True)
-    cov = ((dst - mu_d).transpose(1, 2) @ src_centred.to(dst.dtype)).to(torch.float64) / n
-    u, d, vt = torch.linalg.svd(cov)
-    sign = torch.ones_like(d)
+    d = dst if by_axis else dst.transpose(1, 2)
+    n = d.shape[2]
+    mu_d = d.mean(2, keepdim=True)
+    cov = ((d - mu_d) @ src_centred.to(d.dtype)).to(torch.float64) / n
+    u, sv, vt = torch.linalg.svd(cov)
+    sign = torch.ones_like(sv)
     sign[:, 2] = torch.where(torch.linalg.det(u) * torch.linalg.det(vt) < 0, -1.0, 1.0)
     rot = (u * sign[:, None, :]) @ vt
-    scale = (d * sign).sum(1) / src_var
-    trans = mu_d[:, 0].to(torch.float64) - scale[:, None] * (rot @ src_mean.to(rot))
+    scale = (sv * sign).sum(1) / src_var
+    trans = mu_d[:, :, 0].to(torch.float64) - scale[:, None] * (rot @ src_mean.to(rot))
     return scale, rot, trans
 
 
@@ -185,32 +194,36 @@ class DevicePoses:
         return self.angles_deg[:, 2]
 
 
-def estimate_poses_torch(vertices_img: torch.Tensor, layout: DeviceLayout) -> DevicePoses:
+def estimate_poses_torch(vertices_img: torch.Tensor, layout: DeviceLayout,
+                         by_axis: bool = False) -> DevicePoses:
     """``FaceResult.pose`` for F faces at once: the similarity fit of the canonical face onto
-    each face's (F, N, 3) dense vertices (image coordinates, y down)."""
+    each face's (F, N, 3) dense vertices (image coordinates, y down; (F, 3, N) with
+    ``by_axis``, as :meth:`DeviceLayout.vertices_by_axis` gives them)."""
     flip = torch.tensor(_FLIP_Y, dtype=vertices_img.dtype, device=vertices_img.device)
+    flipped = vertices_img * (flip[:, None] if by_axis else flip)
     scale, rot, trans = similarity_fit_torch(layout.canonical_centred, layout.canonical_mean,
-                                             layout.canonical_var, vertices_img * flip)
+                                             layout.canonical_var, flipped, by_axis)
     camera = torch.cat([scale[:, None, None] * rot, trans[:, :, None]], 2)
     return DevicePoses(torch.rad2deg(matrix_to_angles_torch(rot)), scale, rot, trans, camera)
 
 
-def plausible_torch(landmarks: torch.Tensor, vertices: torch.Tensor,
+def plausible_torch(landmarks: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor,
                     matrices: torch.Tensor) -> torch.Tensor:
     """(F,) bool: the rules of :func:`prnet.validation.check_posmaps` per face (finite; the
     landmarks span at least ``MIN_LANDMARK_SPREAD`` crop px in x and y; the face at most
     ``MAX_EXTENT_CROPS`` crop sides across and centred within one crop side of its crop), as a
-    flag instead of an error, from (F, 68, 3) landmarks, (F, N, 3) vertices and the (F, 2, 3)
-    crop of each face."""
+    flag instead of an error, from (F, 68, 3) landmarks, the (F, 3) lowest and highest x, y, z
+    of each face's vertices (NaN where one is NaN) and the (F, 2, 3) crop of each face."""
     m = matrices.to(torch.float64)
     s = torch.hypot(m[:, 0, 0], m[:, 1, 0])
     spread = (landmarks[..., :2].amax(1) - landmarks[..., :2].amin(1)).to(torch.float64)
-    lo, hi = vertices.amin(1).to(torch.float64), vertices.amax(1).to(torch.float64)
+    lo, hi = lo.to(torch.float64), hi.to(torch.float64)
     extent = (hi - lo).amax(1) * s / CROP
     centre = (lo[:, :2] + hi[:, :2]) / 2
     centre_crop = (m[:, :, :2] @ centre[:, :, None])[..., 0] + m[:, :, 2]
     off = (centre_crop / CROP - 0.5).abs().amax(1)
-    finite = torch.isfinite(vertices).flatten(1).all(1) & torch.isfinite(landmarks).flatten(1).all(1)
+    finite = (torch.isfinite(lo).all(1) & torch.isfinite(hi).all(1)
+              & torch.isfinite(landmarks).flatten(1).all(1))
     return (finite & (spread.amin(1) * s >= MIN_LANDMARK_SPREAD) & (extent <= MAX_EXTENT_CROPS)
             & (off <= 1.5))
 
@@ -274,8 +287,9 @@ class DevicePost:
                                else matrices, device=self.device)
         posmaps = uncrop_maps_torch(maps.to(self.device), mats, views, self.dtype)
         finite = torch.isfinite(posmaps.flatten(1)).all(1)
-        verts = self.layout.vertices(posmaps)
+        verts = self.layout.vertices_by_axis(posmaps)
         kpt = self.layout.landmarks(posmaps)
-        poses = estimate_poses_torch(verts, self.layout)
-        ok = plausible_torch(kpt, verts, mats[::views])
-        return DeviceFaces(posmaps, kpt, poses, finite, ok, verts if dense else None)
+        poses = estimate_poses_torch(verts, self.layout, by_axis=True)
+        ok = finite & plausible_torch(kpt, verts.amin(2), verts.amax(2), mats[::views])
+        return DeviceFaces(posmaps, kpt, poses, finite, ok,
+                           verts.transpose(1, 2) if dense else None)
