@@ -226,7 +226,7 @@ class _Loader:
             shapes = [im.shape[:2] for im in images]
         t1 = time.perf_counter()
         if self.boxes is None:
-            dets = self.prn.detector.detect_batch(images)
+            dets = self.prn.detector.detect_batch(images, [str(p) for p in paths])
             plans = [self.prn.plan(d, image_shape=s) for d, s in zip(dets, shapes, strict=True)]
         else:
             plans = [self.prn.plan(boxes=self.boxes[p.name], image_shape=s)
@@ -422,7 +422,8 @@ def bench_throughput(
         "network_best" (highest img/s row), "latency_b1" (lowest batch-1 row), "device_post"
         (:func:`bench_device_post`), "end_to_end" (:func:`bench_end_to_end` results without
         their rows, plus "check": the first row against the NumPy pipeline),
-        "end_to_end_best", "nvjpeg" (null, or why it is not used), "seconds"}``.
+        "end_to_end_best", "nvjpeg" (null, or why it is not used), "seconds"}`` and, on CUDA,
+        "gpu_peak_memory_gib".
     """
     from prnet import PRN
     from prnet.models.weights import DEFAULT_MODEL
@@ -503,6 +504,8 @@ def bench_throughput(
                     keep(out)
     out["end_to_end_best"] = max((r for r in runs if "error" not in r),
                                  key=lambda r: r["faces_per_s"], default=None)
+    if cuda:
+        out["gpu_peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
 
