@@ -3,12 +3,13 @@
 # about 2-4 minutes on an H100/H200-class GPU, capped at 7.5): network img/s at batch 1..512
 # (fp32, bf16/fp16 autocast, channels-last, eager and CUDA graphs), batch-1 latency, torch vs NumPy
 # post-stages, end-to-end faces/s from JPEG files with 4/8/16 decode workers (and nvJPEG when
-# torchvision is installed), then torch.compile at batch 1 and 512. Installs nothing: it needs
-# torch with CUDA, numpy, opencv, pillow and safetensors already there (torchvision optional).
+# torchvision is installed), then the device path's CUDA tests (tests/pipeline/test_device_cuda.py,
+# when pytest is there), then torch.compile at batch 1 and 512. Installs nothing: it needs torch
+# with CUDA, numpy, opencv, pillow and safetensors already there (torchvision, pytest optional).
 #
 # Usage (repo root):  bash scripts/gpu_bench.sh [--dry-run] [extra `prnet bench` flags...]
 #   writes $OUT (default runs/bench): gpu.txt (nvidia-smi), env.txt (versions),
-#   bench_cuda.json + bench_cuda.txt (the table), bench_cuda_compile.json + .txt
+#   bench_cuda.json + bench_cuda.txt (the table), test_device_cuda.txt, bench_cuda_compile.json + .txt
 #   --dry-run: the same commands on the CPU with tiny sizes (bench_cpu.json), no GPU needed.
 # Order on a lent GPU: training first (bash scripts/gpu_train.sh MINUTES ...), then this script.
 set -uo pipefail
@@ -42,11 +43,14 @@ else
   COMPILE=(--precision bf16 --throughput --dtypes bf16 --batches 1 --compile-batches 1 512
            --no-cuda-graph --seconds 0.5 --e2e-images 512 --workers 16 --decoders cpu)
 fi
-timeout 300 python3 -m prnet bench --device "$DEVICE" --throughput "${SIZES[@]}" \
+timeout 270 python3 -m prnet bench --device "$DEVICE" --throughput "${SIZES[@]}" \
   --json "$OUT/bench_$DEVICE.json" "$@" | tee "$OUT/bench_$DEVICE.txt"
 rc=${PIPESTATUS[0]}
+# the device path against the CPU's numbers on this device (skipped without CUDA)
+timeout 60 python3 -m pytest -q -rs -p no:cacheprovider tests/pipeline/test_device_cuda.py 2>&1 \
+  | tail -8 | tee "$OUT/test_device_cuda.txt" || true
 if [ "${#COMPILE[@]}" -gt 0 ]; then  # separate run: a slow compilation cannot cost the table above
-  timeout 150 python3 -m prnet bench --device "$DEVICE" "${COMPILE[@]}" \
+  timeout 120 python3 -m prnet bench --device "$DEVICE" "${COMPILE[@]}" \
     --json "$OUT/bench_${DEVICE}_compile.json" | tee "$OUT/bench_${DEVICE}_compile.txt" \
     || echo "torch.compile run failed or timed out (the main table stands)"
 fi

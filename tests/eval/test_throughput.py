@@ -102,3 +102,4 @@ def test_gpu_bench_script_dry_run(tmp_path) -> None:
     text = (tmp_path / "bench_cpu.txt").read_text()
     assert text.startswith(format_throughput(r))
     assert (tmp_path / "env.txt").read_text().strip()
+    assert "test_device_cuda.py" in (tmp_path / "test_device_cuda.txt").read_text()
