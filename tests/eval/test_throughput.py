@@ -85,6 +85,8 @@ def test_cli_throughput_flags(tmp_path, capsys) -> None:
 
     assert main(["bench", "--throughput", "--workers", "0"]) == 1
     assert "expected positive numbers" in capsys.readouterr().err
+    assert main(["bench", "--throughput", "--tta"]) == 1
+    assert "without test-time augmentation (got backend torch, tta flip)" in capsys.readouterr().err
     assert main(["bench", "--throughput", "--batches", "1", "--seconds", "0.01",
                  "--folder", str(tmp_path)]) == 1
     assert f"no image found in {tmp_path}" in capsys.readouterr().err

@@ -432,6 +432,9 @@ def bench_throughput(
     t0 = time.perf_counter()
     say = log or (lambda _m: None)
     opts = ModelOptions(device=options) if isinstance(options, str) else options
+    if opts.tta != "off" or opts.backend == "onnxruntime" or opts.onnx is not None:
+        raise PRNetError("the device path runs the torch backend without test-time augmentation"
+                         f" (got backend {opts.backend}, tta {opts.tta})")
     device = resolve_device(opts.device)
     cuda = device.startswith("cuda")
     if cuda:
