@@ -39,3 +39,29 @@ def make_variants(sample: Path, folder: Path) -> None:
     (folder / "truncated.jpg").write_bytes(sample.read_bytes()[:2500])
     (folder / "not_an_image.jpg").write_text("this is text, not a JPEG\n")
     img.resize((700, 700), Image.Resampling.BILINEAR).save(folder / "big.png")
+
+
+FLOAT_COLUMNS = ("box", "score", "landmarks", "visible_fraction", "yaw", "pitch", "roll",
+                 "camera_matrix")
+
+
+def _rows(table) -> dict[tuple[str, int], dict]:
+    rows = table.to_pylist()
+    keys = [(r["path"], r["face_index"]) for r in rows]
+    assert len(keys) == len(set(keys)), "a (path, face_index) twice"
+    return dict(zip(keys, rows, strict=True))
+
+
+def assert_same_rows(a, b, atol: float = 1e-4) -> None:
+    """Same rows (order aside): equal keys and values, floats within ``atol``."""
+    ra, rb = _rows(a), _rows(b)
+    assert ra.keys() == rb.keys()
+    for k, x in ra.items():
+        y = rb[k]
+        assert x.keys() == y.keys()
+        for c in x:
+            if c in FLOAT_COLUMNS and x[c] is not None:
+                np.testing.assert_allclose(np.asarray(x[c], float), np.asarray(y[c], float),
+                                           atol=atol, err_msg=f"{k} {c}")
+            else:
+                assert x[c] == y[c], (k, c)

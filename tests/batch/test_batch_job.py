@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("pyarrow", reason="prnet batch needs pyarrow (pip install prnet[batch])")
 
-from batch_data import EXPECTED, MAX_PIXELS
+from batch_data import EXPECTED, MAX_PIXELS, assert_same_rows
 
 from prnet.batch import BatchJob, decode_posmap, read_dataset, run_batch
 from prnet.cli import main
@@ -24,35 +24,9 @@ from prnet.outputs import ExportOptions
 from prnet.pipeline import ModelOptions
 
 CPU = ModelOptions(device="cpu")
-FLOAT_COLUMNS = ("box", "score", "landmarks", "visible_fraction", "yaw", "pitch", "roll",
-                 "camera_matrix")
-
-
 def _job(inputs, out, **kw) -> BatchJob:
     return BatchJob(inputs=[str(i) for i in inputs], out_dir=str(out), max_pixels=MAX_PIXELS,
                     progress=False, **kw)
-
-
-def _rows(table) -> dict[tuple[str, int], dict]:
-    rows = table.to_pylist()
-    keys = [(r["path"], r["face_index"]) for r in rows]
-    assert len(keys) == len(set(keys)), "a (path, face_index) twice"
-    return dict(zip(keys, rows, strict=True))
-
-
-def assert_same_rows(a, b, atol: float = 1e-4) -> None:
-    """Same rows (order aside): equal keys and values, floats within ``atol``."""
-    ra, rb = _rows(a), _rows(b)
-    assert ra.keys() == rb.keys()
-    for k, x in ra.items():
-        y = rb[k]
-        assert x.keys() == y.keys()
-        for c in x:
-            if c in FLOAT_COLUMNS and x[c] is not None:
-                np.testing.assert_allclose(np.asarray(x[c], float), np.asarray(y[c], float),
-                                           atol=atol, err_msg=f"{k} {c}")
-            else:
-                assert x[c] == y[c], (k, c)
 
 
 @pytest.fixture(scope="module")
