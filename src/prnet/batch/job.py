@@ -94,6 +94,22 @@ def run_batch(job: BatchJob, options: ModelOptions, prn: PRN | None = None) -> d
     job.check()
     t0 = time.perf_counter()
     paths = list_inputs(job.inputs, job.column)
+    started_ray = False
+    if job.engine == "ray":  # connect before the output folder is touched
+        from prnet.batch.ray_engine import connect
+
+        started_ray = connect(job.ray_address)
+    try:
+        return _run(job, options, prn, paths, t0)
+    finally:
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+
+
+def _run(job: BatchJob, options: ModelOptions, prn: PRN | None, paths: list[str],
+         t0: float) -> dict[str, Any]:
     out = BatchOutput(job.out_dir, job.config(options))
     done = out.done_paths
     pending = [p for p in paths if p not in done]
@@ -138,18 +154,10 @@ def run_batch(job: BatchJob, options: ModelOptions, prn: PRN | None = None) -> d
 def _run_engine(job: BatchJob, options: ModelOptions, prn: PRN | None, shards, settings,
                 add) -> dict[str, Any]:
     if job.engine == "ray":
-        from prnet.batch.ray_engine import connect, run_ray
+        from prnet.batch.ray_engine import run_ray
 
-        started = connect(job.ray_address, num_cpus=None)
-        try:
-            per_actor = run_ray(options, shards, settings, add, workers=job.workers,
-                                chunk_size=job.chunk_size, threads=job.threads)
-        finally:
-            if started:
-                import ray
-
-                ray.shutdown()
-        return {"ray": per_actor}
+        return {"ray": run_ray(options, shards, settings, add, workers=job.workers,
+                               chunk_size=job.chunk_size, threads=job.threads)}
     from prnet.batch.local import run_local
 
     if prn is None:

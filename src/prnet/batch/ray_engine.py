@@ -42,6 +42,8 @@ def connect(address: str | None, num_cpus: int | None = None) -> bool:
     ray = require_ray()
     if ray.is_initialized():
         return False
+    if address and address != "auto":
+        _check_reachable(address)
     try:
         if address:
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
@@ -52,6 +54,21 @@ def connect(address: str | None, num_cpus: int | None = None) -> bool:
         where = f"at {address}" if address else "locally"
         raise PRNetError(f"cannot start or reach Ray {where}: {error_line(exc)}") from None
     return True
+
+
+def _check_reachable(address: str, timeout_s: float = 10.0) -> None:
+    """Fail in seconds, not after Ray's minutes of retries, when nothing listens at
+    ``address`` (``[ray://]host:port``)."""
+    import socket
+
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise PRNetError(f"--ray-address {address}: expected auto, ray://host:port or host:port")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise PRNetError(f"cannot reach Ray at {address}: {exc.strerror or exc}") from None
 
 
 def _decode_batch(batch: pa.Table, max_pixels: int) -> pa.Table:
@@ -108,13 +125,18 @@ def run_ray(options: ModelOptions, shards: Mapping[int, Sequence[str]], settings
     actor_options = options.replace(device="cuda" if use_gpu else "cpu")
     per_actor = {"num_gpus": 1 if use_gpu else 0, "num_cpus": max(1, threads or 1)}
     items = [{"path": p, "shard": k} for k, ps in shards.items() for p in ps]
-    ds = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // chunk_size)))
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False  # prnet's own bar counts images
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    blocks = max(1, -(-len(items) // chunk_size))
+    actors = min(max(1, workers), blocks)
+    ds = ray.data.from_items(items, override_num_blocks=blocks)
     ds = ds.map_batches(_decode_batch, batch_size=chunk_size, batch_format="pyarrow",
                         fn_kwargs={"max_pixels": settings.max_pixels}, num_cpus=1)
     ds = ds.map_batches(_Reconstructor, batch_size=chunk_size, batch_format="pyarrow",
                         fn_constructor_kwargs={"options": actor_options, "settings": settings,
                                                "threads": per_actor["num_cpus"]},
-                        concurrency=max(1, workers), **per_actor)
+                        compute=ray.data.ActorPoolStrategy(size=actors), **per_actor)
     try:
         for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
             add(batch)
@@ -123,4 +145,4 @@ def run_ray(options: ModelOptions, shards: Mapping[int, Sequence[str]], settings
     except Exception as exc:  # noqa: BLE001 - Ray wraps the workers' errors
         raise PRNetError(f"the Ray pipeline failed: {error_line(exc)}; rerun the same command "
                          "to resume") from None
-    return {"actors": max(1, workers), **per_actor}
+    return {"actors": actors, **per_actor}
