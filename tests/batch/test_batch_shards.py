@@ -5,6 +5,7 @@ per-image failure of a merged network batch."""
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -133,3 +134,16 @@ def test_failed_row_is_one_line():
     assert row["error"] == "first line second line" and row["face_index"] == -1
     assert rows_table([row], row_schema()).num_rows == 1
     assert Decoded("x", 0).image is None
+
+
+@pytest.mark.parametrize("module, extra", [("pyarrow", "prnet[batch]"), ("ray", "prnet[ray]")])
+def test_missing_extra_is_one_line(module, extra, batch_images, tmp_path, monkeypatch, capsys):
+    from prnet.cli import main
+
+    monkeypatch.setitem(sys.modules, module, None)  # import fails
+    out = tmp_path / "out"
+    code = main(["batch", str(batch_images / "a.jpg"), "-o", str(out), "--device", "cpu", "-q"]
+                + (["--engine", "ray"] if module == "ray" else []))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and f'pip install "{extra}"' in err[0], err
+    assert not out.exists()

@@ -72,6 +72,7 @@ def _export_options(names: str | None):
 def run_batch_command(args: argparse.Namespace) -> int:
     """Body of ``prnet batch``."""
     from prnet.batch import BatchJob, run_batch
+    from prnet.batch._deps import require_pyarrow, require_ray
     from prnet.cli.messages import tell
 
     if args.ray_address and args.engine != "ray":
@@ -82,6 +83,9 @@ def run_batch_command(args: argparse.Namespace) -> int:
                    outputs=_export_options(args.outputs), max_pixels=args.max_pixels,
                    engine=args.engine, ray_address=args.ray_address, progress=not args.quiet)
     job.check()
+    require_pyarrow()  # a missing extra is said before the model loads
+    if job.engine == "ray":
+        require_ray()
     options = model_options(args)
     # the local engine loads the model here first: a bad option fails before any work
     prn = load_prn(args) if args.engine == "local" else None
