@@ -122,6 +122,20 @@ def test_dense_posmap_and_outputs(batch_images, prn, tmp_path):
     assert rows[str(batch_images / "blank.png")]["files"] is None
 
 
+def test_output_folder_inside_the_input_folder(batch_images, prn, tmp_path):
+    """--outputs images written under OUT, inside the input folder, are never inputs."""
+    import shutil
+
+    shutil.copy(batch_images / "a.jpg", tmp_path / "a.jpg")
+    out = tmp_path / "out"
+    job = _job([tmp_path], out, outputs=ExportOptions.from_names(["viz", "texture"]))
+    run_batch(job, CPU, prn)
+    (row,) = read_dataset(out).to_pylist()
+    assert any(f.endswith((".png", ".jpg")) for f in row["files"])
+    assert run_batch(job, CPU, prn)["this_run"]["images"] == 0
+    assert read_dataset(out).num_rows == 1
+
+
 def test_dense_vertices(batch_images, prn, tmp_path):
     out = tmp_path / "vertices"
     run_batch(_job([batch_images / "a.jpg"], out, dense="vertices"), CPU, prn)

@@ -70,8 +70,10 @@ def _list_file(path: Path, column: str) -> list[str]:
     return [_resolve(path.parent, e) for e in entries]
 
 
-def list_inputs(inputs: Sequence[str | os.PathLike], column: str = "path") -> list[str]:
-    """The image paths of a job, sorted and without duplicates.
+def list_inputs(inputs: Sequence[str | os.PathLike], column: str = "path",
+                exclude: str | os.PathLike | None = None) -> list[str]:
+    """The image paths of a job, sorted and without duplicates; files under ``exclude`` (the
+    output folder: its ``--outputs`` images) are left out of folders and globs.
 
     Raises:
         PRNetError: an input that is neither an image, a folder, a glob with matches nor a
@@ -86,6 +88,10 @@ def list_inputs(inputs: Sequence[str | os.PathLike], column: str = "path") -> li
             found += _list_file(p, column)
             continue
         scan = scan_inputs([item])
+        if exclude is not None and not p.is_file():  # a file named explicitly is kept
+            from prnet.cli.inputs import inside
+
+            scan.images = [i for i in scan.images if not inside(i, Path(exclude))]
         if scan.missing:
             raise PRNetError(f"input {os.fspath(item)}: no file or folder matches")
         for bad, why in scan.unreadable:

@@ -93,7 +93,7 @@ def run_batch(job: BatchJob, options: ModelOptions, prn: PRN | None = None) -> d
     require_pyarrow()
     job.check()
     t0 = time.perf_counter()
-    paths = list_inputs(job.inputs, job.column)
+    paths = list_inputs(job.inputs, job.column, exclude=job.out_dir)
     started_ray = False
     if job.engine == "ray":  # connect before the output folder is touched
         from prnet.batch.ray_engine import connect
