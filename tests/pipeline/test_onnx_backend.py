@@ -188,7 +188,8 @@ def test_bench_through_onnxruntime(onnx_file, tmp_path, capsys):
 
     out = tmp_path / "bench.json"
     assert main(["bench", "--onnx", str(onnx_file), "--repeats", "1", "--seconds", "0.01",
-                 "--batches", "1", "2", "--dtypes", "fp32", "--json", str(out)]) == 0
+                 "--batches", "1", "2", "--dtypes", "fp32", "--video-frames", "0", "--json",
+                 str(out)]) == 0
     r = json.loads(out.read_text())
     assert r["backend"] == "onnxruntime" and r["network_ms_b1"] > 0
     rows = [(x["backend"], x["batch"]) for x in r["throughput"]]

@@ -332,6 +332,8 @@ class VideoProcessor:
         min_cutoff, beta: One-Euro parameters (Hz; per face size per second).
         codec: annotated video codec, one of :data:`~prnet.apps.video_writer.CODECS` ("auto":
             H.264 through PyAV when it has libx264, else OpenCV mp4v).
+        video: write the annotated video (without it nothing is drawn: the CSV, NPZ and OBJs
+            need only landmarks and pose).
         preview: show the annotated frames in a window (``q`` / Esc stops the run); where no
             window can be shown (:func:`~prnet.apps.camera.preview_problem`) a one-line note is
             logged and the run goes on without it.
@@ -357,6 +359,7 @@ class VideoProcessor:
         beta: float = 10.0,
         codec: str = "auto",
         preview: bool = False,
+        video: bool = True,
     ) -> None:
         if int(every) < 1:
             raise PRNetError(f"every must be >= 1, got {every}")
@@ -368,6 +371,7 @@ class VideoProcessor:
             raise PRNetError(f"video codec must be one of {', '.join(CODECS)}, got {codec!r}")
         self.codec = codec
         self.preview = preview
+        self.video = video
         self.prn = prn
         self.every = int(every)
         self.max_frames = None if max_frames is None else int(max_frames)
@@ -419,7 +423,8 @@ class VideoProcessor:
             total = -(-total // self.every)
             if self.max_frames is not None:
                 total = min(total, self.max_frames)
-        sink = _Sink(out, stem, out_fps, (reader.width, reader.height), self.obj, self.codec)
+        sink = _Sink(out, stem, out_fps, (reader.width, reader.height), self.obj, self.codec,
+                     video=self.video, draw=self.video or window is not None)
         s.outputs = sink.paths
         filters: dict[int, OneEuroFilter] = {}
         bar = tqdm(total=total, unit="frame", disable=not self.progress, desc=stem, leave=True)
@@ -527,12 +532,15 @@ class _Sink:
     """Writes the annotated video, the CSV (flushed per frame), the NPZ and OBJs."""
 
     def __init__(self, out: Path, stem: str, fps: float, size: tuple[int, int], obj: bool,
-                 codec: str = "auto") -> None:
+                 codec: str = "auto", video: bool = True, draw: bool = True) -> None:
         self.paths = {
             "video": out / f"{stem}_annotated.mp4",
             "csv": out / f"{stem}_faces.csv",
             "npz": out / f"{stem}_faces.npz",
         }
+        if not video:
+            del self.paths["video"]
+        self.draw = draw
         if obj:
             self.paths["obj"] = out / f"{stem}_obj"
         self.stem, self.fps, self.size, self.codec = stem, fps, size, codec
@@ -588,11 +596,13 @@ class _Sink:
         tracked: list[TrackedFace],
         faces: list[tuple[int, FaceResult]],
         mesh: bool,
-    ) -> np.ndarray:
-        """Write one processed frame everywhere; returns the annotated frame."""
+    ) -> np.ndarray | None:
+        """Write one processed frame everywhere; returns the annotated frame (None when
+        nothing is drawn)."""
         raw = {tf.track_id: tf for tf in tracked}
-        img = annotate_frame(frame, faces, mesh=mesh)
-        self._video(img.shape).write(img)  # a size change mid-stream is resized by the writer
+        img = annotate_frame(frame, faces, mesh=mesh) if self.draw else None
+        if img is not None and "video" in self.paths:
+            self._video(img.shape).write(img)  # a size change mid-stream: resized by the writer
         r = self._rows
         for tid, f in faces:
             p = f.pose
@@ -624,7 +634,7 @@ class _Sink:
             if self._writer is not None:
                 writer, self._writer = self._writer, None
                 writer.close()
-            elif not self.paths["video"].exists():
+            elif "video" in self.paths and not self.paths["video"].exists():
                 del self.paths["video"]  # no frame was processed
         finally:
             if not self._csv_file.closed:

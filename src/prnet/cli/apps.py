@@ -282,6 +282,12 @@ def _register_video(sub: argparse._SubParsersAction) -> None:
         help="no temporal smoothing of landmarks, mesh and pose",
     )
     p.add_argument(
+        "--no-video",
+        dest="video",
+        action="store_false",
+        help="no annotated video: only the CSV and NPZ (and OBJs), nothing drawn (fastest)",
+    )
+    p.add_argument(
         "--no-mesh",
         dest="mesh",
         action="store_false",
@@ -369,6 +375,7 @@ def _run_video(args: argparse.Namespace) -> int:
         backend=args.decoder,
         codec=args.codec,
         preview=preview,
+        video=args.video,
     )
     try:
         s = proc.run(source, args.output)
