@@ -238,13 +238,15 @@ def _register_video(sub: argparse._SubParsersAction) -> None:
         "video",
         parents=[model_parser()],
         help="reconstruct and track the faces of a video (annotated MP4, CSV, NPZ, OBJs)",
-        description="Every frame is reconstructed; faces are tracked from their previous "
-        "landmarks (the detector runs only every --detect-every frames or when a track is "
-        "lost), smoothed with a One-Euro filter and written to DIR.",
-        epilog="exit status: 0 the whole video processed; 1 it cannot be read, stopped early "
-        "(a corrupt or truncated stream; the outputs so far are kept) or the outputs cannot be "
-        "written; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), outputs so far kept; "
-        "2 usage error.",
+        description="Every frame of a video file or a camera is reconstructed; faces are "
+        "tracked from their previous landmarks (the detector runs only every --redetect-every "
+        "frames or when a track is lost), smoothed with a One-Euro filter (on by default) and "
+        "written to DIR: an H.264 MP4 that browsers play, a CSV and an NPZ.",
+        epilog="exit status: 0 the whole video processed (a camera: stopped by q, Ctrl-C or "
+        "--max-frames); 1 it cannot be read (no such camera), stopped early (a corrupt or "
+        "truncated stream; the outputs so far are kept) or the outputs cannot be written; 130 "
+        "interrupted (Ctrl-C on a file), 143 terminated (SIGTERM), outputs so far kept; 2 usage "
+        "error.",
     )
     p.add_argument(
         "input",
