@@ -130,5 +130,6 @@ def test_bench_realtime_fields_per_backend(tmp_path, capsys) -> None:
         assert v["detector_calls"] >= 1
     # the pipeline's own backend is also reported at the top level, as before
     assert r["backend"] == "torch" and all(r[k] > 0 for k in keys)
-    assert r["e2e_ms_per_face"] == r["backends"]["torch"]["e2e_ms_per_face"]
+    assert r["landmarks_pose_ms_per_face"] == r["backends"]["torch"]["landmarks_pose_ms_per_face"]
+    assert r["backends"]["torch"]["rounds"] == 1
     assert r["stages_ms_per_face"] and r["throughput"] and r["network_ms_b1_torch"] > 0

@@ -328,9 +328,10 @@ def run_bench(
 
     ``backends`` (default: torch, and onnxruntime when installed and the run is fp32 on the
     CPU; :func:`~prnet.eval.bench_backends.available_backends`): each gets
-    :func:`~prnet.eval.bench_backends.bench_backend` — ``e2e_ms_per_face``,
-    ``landmarks_pose_ms_per_face``, ``network_ms_b1``, ``detect_ms`` and ``video_fps_640x480``
-    (``video_frames`` frames through the ``prnet video`` tracking path; 0 skips it).
+    :func:`~prnet.eval.bench_backends.bench_backends` (all timed in turns) —
+    ``e2e_ms_per_face``, ``landmarks_pose_ms_per_face``, ``network_ms_b1``, ``detect_ms`` and
+    ``video_fps_640x480`` (``video_frames`` frames through the ``prnet video`` tracking path; 0
+    skips it).
 
     Returns:
         A JSON-ready dict with ``hardware``, ``pipeline`` (:func:`bench_pipeline`),
@@ -422,7 +423,7 @@ def run_bench(
                 "ours_over_baseline": round(out["network_ms_b1_torch"] / row["ms_per_batch"], 2),
                 "ours_backend_over_baseline": round(ours_b1 / row["ms_per_batch"], 2),
                 "e2e_ms_per_face_swapped": round(e2e, 3)}
-    out["backends"] = _per_backend(prn, opts, path.read_bytes(), pipe, name, repeats, seconds,
+    out["backends"] = _per_backend(prn, opts, path.read_bytes(), name, repeats, seconds,
                                    video_frames, backends, say)
     own = out["backends"].get(prn.backend, {})
     for key in ("landmarks_pose_ms_per_face", "detect_ms", "video_fps_640x480"):
@@ -432,24 +433,19 @@ def run_bench(
     return out
 
 
-def _per_backend(prn: Any, opts: ModelOptions, image_bytes: bytes, pipe: dict[str, Any],
-                 name: str, repeats: int, seconds: float, video_frames: int,
-                 backends: Sequence[str] | None,
+def _per_backend(prn: Any, opts: ModelOptions, image_bytes: bytes, name: str, repeats: int,
+                 seconds: float, video_frames: int, backends: Sequence[str] | None,
                  say: Callable[[str], None]) -> dict[str, dict[str, Any]]:
-    """:func:`~prnet.eval.bench_backends.bench_backend` for each backend (``prn`` and its
-    pipeline figures for its own; a new PRN for the others)."""
+    """:func:`~prnet.eval.bench_backends.bench_backends` over ``backends`` (``prn`` for its
+    own, a new PRN with the same options for each other)."""
     from prnet import PRN
-    from prnet.eval.bench_backends import available_backends, bench_backend
+    from prnet.eval.bench_backends import available_backends, bench_backends
 
     wanted = list(backends) if backends is not None else available_backends(
         str(prn.device), prn.precision)
-    out = {}
-    for b in wanted:
-        own = b == prn.backend
-        p = prn if own else PRN(options=opts.replace(backend=b, onnx=None))
-        out[b] = bench_backend(p, image_bytes, repeats, seconds, video_frames, name,
-                               pipeline=pipe if own else None, log=say)
-    return out
+    prns = {b: prn if b == prn.backend else PRN(options=opts.replace(backend=b, onnx=None))
+            for b in wanted}
+    return bench_backends(prns, image_bytes, repeats, seconds, video_frames, name, log=say)
 
 
 def _default_image() -> Path:

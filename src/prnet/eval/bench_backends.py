@@ -5,8 +5,9 @@
 * :func:`bench_video` — frames per second of the ``prnet video`` tracking path (decode, track,
   network, landmarks/pose, CSV/NPZ; no annotated video) on a synthetic 640×480 clip of the
   bundled photo.
-* :func:`bench_backend` — both, plus the end-to-end pipeline and the network's batch-1 time, for
-  one :class:`prnet.PRN`; :func:`available_backends` lists the backends to time.
+* :func:`bench_backends` — both, plus the end-to-end pipeline and the network's batch-1 time,
+  for several :class:`prnet.PRN` (one per backend) timed in turns, so that a shared machine's
+  load falls on all alike; :func:`available_backends` lists the backends to time.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from prnet.errors import PRNetError
 __all__ = [
     "VIDEO_SIZE",
     "available_backends",
-    "bench_backend",
+    "bench_backends",
     "bench_landmarks_pose",
     "bench_video",
     "synthetic_clip",
@@ -99,14 +100,18 @@ def synthetic_clip(path: str | Path, image: np.ndarray, frames: int,
     return Path(path)
 
 
-def bench_video(prn: Any, image: np.ndarray, frames: int = 300,
-                size: tuple[int, int] = VIDEO_SIZE) -> dict[str, Any]:
+def bench_video(prns: dict[str, Any], image: np.ndarray, frames: int = 300,
+                size: tuple[int, int] = VIDEO_SIZE, chunks: int = 3) -> dict[str, dict[str, Any]]:
     """Frames per second of :class:`~prnet.apps.video.VideoProcessor` (decode, track, network,
-    landmarks and pose, smoothing, CSV and NPZ; no annotated video) on a synthetic clip of
-    ``image`` (:func:`synthetic_clip`, not timed), wall time of the whole run.
+    landmarks and pose, smoothing, CSV and NPZ; no annotated video) for each backend's PRN
+    (``prns``: backend → PRN), on a synthetic clip of ``image`` (:func:`synthetic_clip`, not
+    timed). The clip is cut in ``chunks`` parts, each a whole run (first-frame detection
+    included), and the backends take turns part by part, so that load from other programs
+    falls on all of them alike; the wall time of every run counts.
 
     Returns:
-        ``{"frames", "width", "height", "fps", "ms_per_frame", "detector_calls", "faces"}``.
+        backend → ``{"frames", "width", "height", "fps", "ms_per_frame", "detector_calls",
+        "faces"}``.
 
     Raises:
         PRNetError: ``frames < 1``.
@@ -115,50 +120,82 @@ def bench_video(prn: Any, image: np.ndarray, frames: int = 300,
 
     if frames < 1:
         raise PRNetError(f"video frames: expected ≥ 1, got {frames}")
+    parts = max(1, min(int(chunks), frames))
+    sizes = [frames // parts + (k < frames % parts) for k in range(parts)]
+    acc = {b: {"frames": 0, "seconds": 0.0, "detector_calls": 0, "faces": 0} for b in prns}
     with tempfile.TemporaryDirectory() as tmp:
-        clip = synthetic_clip(Path(tmp) / "bench.mp4", image, frames, size)
-        proc = VideoProcessor(prn, progress=False, video=False)
-        t0 = time.perf_counter()
-        s = proc.run(clip, Path(tmp) / "out")
-        dt = time.perf_counter() - t0
-    n = max(s.frames_processed, 1)
-    return {"frames": s.frames_processed, "width": size[0], "height": size[1],
-            "fps": round(n / dt, 2), "ms_per_frame": round(dt * 1e3 / n, 3),
-            "detector_calls": s.detector_calls, "faces": s.faces}
+        clips = {n: synthetic_clip(Path(tmp) / f"bench{n}.mp4", image, n, size)
+                 for n in sorted(set(sizes))}
+        for k, n in enumerate(sizes):
+            order = list(prns)[k % len(prns):] + list(prns)[: k % len(prns)]
+            for b in order:
+                proc = VideoProcessor(prns[b], progress=False, video=False)
+                t0 = time.perf_counter()
+                s = proc.run(clips[n], Path(tmp) / f"out_{b}")
+                a = acc[b]
+                a["seconds"] += time.perf_counter() - t0
+                a["frames"] += s.frames_processed
+                a["detector_calls"] += s.detector_calls
+                a["faces"] += s.faces
+    return {b: {"frames": a["frames"], "width": size[0], "height": size[1],
+                "fps": round(a["frames"] / a["seconds"], 2),
+                "ms_per_frame": round(a["seconds"] * 1e3 / max(a["frames"], 1), 3),
+                "detector_calls": a["detector_calls"], "faces": a["faces"]}
+            for b, a in acc.items()}
 
 
-def bench_backend(prn: Any, image_bytes: bytes, repeats: int = 5, seconds: float = 1.0,
-                  video_frames: int = 300, name: str = "mobilenet_unet",
-                  pipeline: dict[str, Any] | None = None,
-                  log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """The real-time figures of one :class:`prnet.PRN` (its backend): ``e2e_ms_per_face``
-    (the whole pipeline with exports, :func:`~prnet.eval.bench.bench_pipeline`, reused when
-    given as ``pipeline``), ``landmarks_pose_ms_per_face`` and ``detect_ms``
-    (:func:`bench_landmarks_pose`), ``network_ms_b1`` (its stage-4 callable at batch 1) and
-    ``video_fps_640x480`` (:func:`bench_video`; skipped when ``video_frames`` is 0); ``…_min``:
-    the fastest repeat, the figure least disturbed by other load."""
+def bench_backends(prns: dict[str, Any], image_bytes: bytes, repeats: int = 5,
+                   seconds: float = 1.0, video_frames: int = 300, name: str = "mobilenet_unet",
+                   log: Callable[[str], None] | None = None) -> dict[str, dict[str, Any]]:
+    """The real-time figures of each backend's :class:`prnet.PRN` (``prns``: backend → PRN),
+    timed in turns: each of ``repeats`` rounds runs every backend once (the order rotating),
+    so that load from other programs falls on all of them alike.
+
+    Per backend: ``e2e_ms_per_face`` (the whole pipeline with exports,
+    :func:`~prnet.eval.bench.bench_pipeline`) and ``stages_ms_per_face``,
+    ``landmarks_pose_ms_per_face`` and ``detect_ms`` (:func:`bench_landmarks_pose`),
+    ``network_ms_b1`` (its stage-4 callable at batch 1) — medians over the rounds, ``…_min``
+    the fastest round — and ``video_fps_640x480`` (:func:`bench_video`; skipped when
+    ``video_frames`` is 0).
+    """
     from prnet.eval.bench import bench_pipeline, bench_stage4
     from prnet.io import read_image
 
     say = log or (lambda _msg: None)
     image = read_image(image_bytes)
-    say(f"{prn.backend}: pipeline, landmarks + pose")
-    pipe = pipeline or bench_pipeline(prn, image_bytes, repeats=repeats)
-    lp = bench_landmarks_pose(prn, image, repeats)
-    net = bench_stage4(prn.network, name, (1,), seconds)[0]
-    out: dict[str, Any] = {
-        "e2e_ms_per_face": pipe["e2e_ms_per_face"],
-        "e2e_ms_per_face_min": pipe["e2e_ms_per_face_min"],
-        "landmarks_pose_ms_per_face": lp["landmarks_pose_ms_per_face"],
-        "landmarks_pose_ms_per_face_min": lp["landmarks_pose_ms_per_face_min"],
-        "network_ms_b1": net["ms_per_batch"],
-        "network_ms_b1_min": net["ms_per_batch_min"],
-        "detect_ms": lp["detect_ms"],
-        "stages_ms_per_face": pipe["stages_ms_per_face"],
-    }
+    names = list(prns)
+    runs: dict[str, list[dict[str, Any]]] = {b: [] for b in names}
+    say(f"backends {', '.join(names)} in turns: pipeline, landmarks + pose, network batch 1 "
+        f"({repeats} rounds)")
+    for r in range(max(1, repeats)):
+        for b in names[r % len(names):] + names[: r % len(names)]:
+            p = prns[b]
+            pipe = bench_pipeline(p, image_bytes, repeats=1)
+            lp = bench_landmarks_pose(p, image, 1)
+            net = bench_stage4(p.network, name, (1,), seconds / max(1, repeats))[0]
+            runs[b].append({"e2e": pipe["e2e_ms_per_face"], "stages": pipe["stages_ms_per_face"],
+                            "lp": lp["landmarks_pose_ms_per_face"], "detect": lp["detect_ms"],
+                            "net": net["ms_per_batch"], "net_min": net["ms_per_batch_min"]})
+    out: dict[str, dict[str, Any]] = {}
+    for b, rs in runs.items():
+        def med(key: str, rs=rs) -> float:
+            return round(float(np.median([x[key] for x in rs])), 3)
+
+        def low(key: str, rs=rs) -> float:
+            return round(float(np.min([x[key] for x in rs])), 3)
+
+        out[b] = {"e2e_ms_per_face": med("e2e"), "e2e_ms_per_face_min": low("e2e"),
+                  "landmarks_pose_ms_per_face": med("lp"),
+                  "landmarks_pose_ms_per_face_min": low("lp"),
+                  "network_ms_b1": med("net"), "network_ms_b1_min": low("net_min"),
+                  "detect_ms": med("detect"), "detect_ms_min": low("detect"),
+                  "stages_ms_per_face": {k: round(float(np.median([x["stages"][k] for x in rs])),
+                                                  3) for k in rs[0]["stages"]},
+                  "rounds": len(rs)}
     if video_frames:
-        say(f"{prn.backend}: video, {video_frames} frames {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]}")
-        video = bench_video(prn, image, video_frames)
-        out["video_fps_640x480"] = video["fps"]
-        out["video"] = video
+        say(f"backends {', '.join(names)} in turns: video, {video_frames} frames "
+            f"{VIDEO_SIZE[0]}x{VIDEO_SIZE[1]}")
+        for b, v in bench_video(prns, image, video_frames).items():
+            out[b]["video_fps_640x480"] = v["fps"]
+            out[b]["video"] = v
     return out
