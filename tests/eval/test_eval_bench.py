@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +16,6 @@ from prnet.eval.bench import (
     PIPELINE_STAGES,
     bench_cuda_graph,
     bench_pipeline,
-    format_bench,
     hardware_info,
     run_bench,
 )
@@ -66,31 +62,6 @@ def test_bench_cli_errors(tmp_path, capsys) -> None:
     assert "--repeats" in capsys.readouterr().err
     assert main(["bench", "--image", str(tmp_path / "missing.jpg")]) == 1
     assert "benchmark image not found" in capsys.readouterr().err
-
-
-@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
-def test_gpu_bench_script_on_cpu(tmp_path) -> None:
-    """scripts/gpu_bench.sh → `prnet bench --json` (the CLI end to end), on the CPU."""
-    env = dict(os.environ, OUT=str(tmp_path))
-    res = subprocess.run(
-        ["bash", "scripts/gpu_bench.sh", "cpu", "--repeats", "1", "--seconds", "0.01",
-         "--batches", "1", "--video-frames", "2"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-        check=False)
-    assert res.returncode == 0, res.stderr[-2000:]
-    r = json.loads((tmp_path / "bench_gpu.json").read_text())
-    assert set(r["stages_ms_per_face"]) == set(PIPELINE_STAGES)
-    assert all(v >= 0 for v in r["stages_ms_per_face"].values())
-    assert r["e2e_ms_per_face"] > 0 and r["e2e_faces_per_s"] > 0
-    assert r["network_ms_b1"] > 0 and r["pipeline"]["faces"] == 1
-    row = r["throughput"][0]
-    assert (row["batch"], row["dtype"], row["device"]) == (1, "fp32", "cpu")
-    assert row["img_per_s"] == pytest.approx(1e3 / row["ms_per_batch"], rel=0.01, abs=0.06)
-    hw = r["hardware"]
-    assert hw["device"] == "cpu" and hw["torch_version"] == torch.__version__
-    assert hw["cpu_model"] and hw["torch_threads"] >= 1
-    assert "cuda_graph_b1" not in r
-    text = (tmp_path / "bench_gpu.txt").read_text()
-    assert text.startswith(format_bench(r)) and "end to end" in text and "batch-1 latency" in text
 
 
 def test_bench_baseline_teacher(tmp_path, capsys) -> None:

@@ -279,3 +279,18 @@ def test_session_threads_follow_torch(onnx_file, monkeypatch):
     finally:
         torch.set_num_threads(before)
     assert seen == [1]
+
+
+@needs_ort
+def test_forward_tensor_through_the_backend(prn, prn_ort, crops):
+    """The device path's stage-4 call (``forward_tensor``) gives ``forward``'s maps with either
+    backend."""
+    import torch
+
+    from prnet.pipeline.posmaps import network_input
+
+    x = network_input(torch.from_numpy(crops[:2]))
+    for p in (prn, prn_ort):
+        got = p.network.forward_tensor(x)
+        assert isinstance(got, torch.Tensor) and got.shape == (2, 256, 256, 3)
+        np.testing.assert_array_equal(got.numpy(), p.network.forward(x))

@@ -39,6 +39,26 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also time the 3DDFA_V2 teacher network (MobileNet-V1 0.5, 120x120 "
                         "input, random weights) at batch 1 in the same run, and the pipeline "
                         "with it in place of ours")
+    tp = p.add_argument_group("device-path throughput (default with --device cuda)")
+    tp.add_argument("--throughput", action="store_true",
+                    help="instead of the per-stage table: network img/s at batch 1 8 32 128 512 "
+                         "(CUDA; 1 8 on the CPU) eager and as CUDA graphs, batch-1 latency, the "
+                         "torch post-stages against NumPy, and end-to-end faces/s from JPEG "
+                         "files (decode workers, pinned copies, grid_sample crops, network, "
+                         "device post); implied by --device cuda")
+    tp.add_argument("--folder", default=None,
+                    help="JPEG files for the end-to-end runs (default: copies of --image)")
+    tp.add_argument("--e2e-images", type=int, default=None, metavar="N",
+                    help="images per end-to-end run (default 2048 on CUDA, 16 on the CPU)")
+    tp.add_argument("--e2e-batch", type=int, default=None, metavar="N",
+                    help="images per device batch end to end (default 256 on CUDA, 8 on the CPU)")
+    tp.add_argument("--workers", type=int, nargs="+", default=None,
+                    help="decode worker counts (default 4 8 16 on CUDA, 1 2 on the CPU)")
+    tp.add_argument("--decoders", nargs="+", choices=["cpu", "nvjpeg"], default=None,
+                    help="JPEG decoding: cpu (worker threads) and/or nvjpeg (GPU, torchvision; "
+                         "default: both where available)")
+    tp.add_argument("--compile-batches", type=int, nargs="+", default=[], metavar="B",
+                    help="also time torch.compile at these batch sizes (one compilation each)")
     ph = p.add_argument_group("phone photos")
     ph.add_argument("--phone", action="store_true",
                     help="instead of the above: time `prnet reconstruct --kpt` and `--all` on "
@@ -58,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.phone:
         return _run_phone(args)
+    if args.throughput or str(args.device).startswith("cuda"):
+        return _run_throughput(args)
     if args.repeats < 1:
         raise PRNetError(f"--repeats: expected a positive number, got {args.repeats}")
     if args.video_frames < 0:
@@ -79,6 +101,31 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_throughput(args: argparse.Namespace) -> int:
+    """``prnet bench --throughput`` / ``--device cuda``: the device path
+    (:mod:`prnet.eval.throughput`)."""
+    from prnet.errors import PRNetError
+    from prnet.eval.throughput import bench_throughput, format_throughput
+    from prnet.io.text import write_json
+
+    sizes = [*(args.batches or []), *args.compile_batches, *(args.workers or []),
+             *([args.e2e_images] if args.e2e_images is not None else []),
+             *([args.e2e_batch] if args.e2e_batch is not None else [])]
+    if sizes and min(sizes) < 1:
+        raise PRNetError(f"--batches, --workers, --e2e-images, --e2e-batch, --compile-batches: "
+                         f"expected positive numbers, got {sizes}")
+    result = bench_throughput(model_options(args), args.batches, args.dtypes, args.seconds,
+                              not args.no_cuda_graph, args.compile_batches, args.folder,
+                              args.e2e_images, args.workers, args.e2e_batch, args.decoders,
+                              log=lambda m: print(m, file=sys.stderr, flush=True),
+                              image=args.image,
+                              partial=(lambda r: write_json(args.json, r)) if args.json else None)
+    print(format_throughput(result), end="")
+    if args.json:
+        print(f"wrote {write_json(args.json, result)}")
+    return 0
+
+
 def _run_phone(args: argparse.Namespace) -> int:
     """``prnet bench --phone``: the phone-photo case (:mod:`prnet.eval.phone`)."""
     from prnet.errors import PRNetError
@@ -90,7 +137,8 @@ def _run_phone(args: argparse.Namespace) -> int:
         raise PRNetError(f"--phone-sizes > 0 and --phone-repeats >= 1, got {sizes}, "
                          f"{args.phone_repeats}")
     result = bench_phone(sizes, repeats=args.phone_repeats, extra=["--device", args.device],
-                         log=lambda m: print(m, file=sys.stderr, flush=True))
+                         log=lambda m: print(m, file=sys.stderr, flush=True),
+                         threads=getattr(args, "threads", None))
     print(format_phone(result), end="")
     if args.json:
         print(f"wrote {write_json(args.json, {'phone': result})}")

@@ -163,3 +163,7 @@ class OnnxPosmapNetwork(PosmapNetwork):
         inp = np.ascontiguousarray(x.detach().float().cpu().numpy())
         y = self.runtime.run([OUTPUT_NAME], {INPUT_NAME: inp})[0]
         return np.ascontiguousarray(y.transpose(0, 2, 3, 1), dtype=np.float32)
+
+    def forward_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` as a (B, 256, 256, 3) float32 CPU tensor."""
+        return torch.from_numpy(self.forward(x))
