@@ -71,8 +71,36 @@ def test_bench_baseline_teacher(tmp_path, capsys) -> None:
 
     out = tmp_path / "bench.json"
     assert main(["bench", "--repeats", "1", "--seconds", "0.01", "--batches", "1", "--dtypes",
-                 "fp32", "--baseline", "teacher", "--json", str(out)]) == 0
+                 "fp32", "--baseline", "teacher", "--video-frames", "0", "--json", str(out)]) == 0
     assert "Baseline teacher (120x120 input" in capsys.readouterr().out
     b = json.loads(out.read_text())["baselines"]["teacher"]
     assert b["input_size"] == 120 and b["network_ms_b1"] > 0 and b["ours_over_baseline"] > 0
     assert b["e2e_ms_per_face_swapped"] > 0
+
+
+def test_bench_realtime_fields_per_backend(tmp_path, capsys) -> None:
+    """The real-time fields (end to end, landmarks+pose, network batch 1, detection, video fps)
+    per backend: torch, and onnxruntime when it is importable; the older top-level fields stay."""
+    from prnet.cli import main
+    from prnet.pipeline.onnx_backend import onnxruntime_available
+
+    out = tmp_path / "bench.json"
+    assert main(["--threads", "1", "bench", "--device", "cpu", "--backend", "torch", "--repeats",
+                 "1", "--seconds", "0.01", "--batches", "1", "--dtypes", "fp32",
+                 "--video-frames", "4", "--json", str(out)]) == 0
+    assert "Per backend" in capsys.readouterr().out
+    r = json.loads(out.read_text())
+    want = ["torch"] + (["onnxruntime"] if onnxruntime_available() else [])
+    assert list(r["backends"]) == want
+    keys = ("e2e_ms_per_face", "landmarks_pose_ms_per_face", "network_ms_b1", "detect_ms",
+            "video_fps_640x480")
+    for b in want:
+        assert all(r["backends"][b][k] > 0 for k in keys), (b, r["backends"][b])
+        v = r["backends"][b]["video"]
+        assert (v["frames"], v["width"], v["height"], v["faces"]) == (4, 640, 480, 4)
+        assert v["detector_calls"] >= 1
+    # the pipeline's own backend is also reported at the top level, as before
+    assert r["backend"] == "torch" and all(r[k] > 0 for k in keys)
+    assert r["landmarks_pose_ms_per_face"] == r["backends"]["torch"]["landmarks_pose_ms_per_face"]
+    assert r["backends"]["torch"]["rounds"] == 1
+    assert r["stages_ms_per_face"] and r["throughput"] and r["network_ms_b1_torch"] > 0

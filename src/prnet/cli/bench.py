@@ -18,7 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "CUDA-graph batch-1 latency), and the hardware. --backend onnxruntime times the "
         "pipeline and the network through onnxruntime next to torch; --baseline teacher adds the "
         "3DDFA_V2 network's batch-1 time. --tta/--tta-shift time the pipeline with "
-        "test-time augmentation. Prints a table; --json writes it all.")
+        "test-time augmentation. Per backend (torch, and onnxruntime when installed): end to end, "
+        "landmarks+pose per face (no dense outputs), network batch 1, detection and the frames "
+        "per second of `prnet video`'s tracking path on a 640x480 clip. Prints a table; --json "
+        "writes it all.")
     p.add_argument("--json", default=None, help="write the results as JSON")
     p.add_argument("--image", default=None, help="benchmark image (default: the bundled astronaut.jpg)")
     p.add_argument("--repeats", type=int, default=5, help="timed pipeline repeats (default 5)")
@@ -29,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dtypes", nargs="+", choices=["fp32", "fp16", "bf16"], default=None,
                    help="network dtypes (default: fp32 on CPU, plus bf16 where the CPU has it natively; all three on CUDA)")
     p.add_argument("--no-cuda-graph", action="store_true", help="skip the CUDA-graph latency")
+    p.add_argument("--video-frames", type=int, default=300, metavar="N",
+                   help="frames of the synthetic 640x480 clip run through the `prnet video` "
+                        "tracking path per backend (default 300; 0 skips it)")
     p.add_argument("--baseline", choices=["teacher"], action="append", default=[],
                    help="also time the 3DDFA_V2 teacher network (MobileNet-V1 0.5, 120x120 "
                         "input, random weights) at batch 1 in the same run, and the pipeline "
@@ -76,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         return _run_throughput(args)
     if args.repeats < 1:
         raise PRNetError(f"--repeats: expected a positive number, got {args.repeats}")
+    if args.video_frames < 0:
+        raise PRNetError(f"--video-frames: expected 0 or more, got {args.video_frames}")
     if args.batches and min(args.batches) < 1:
         raise PRNetError(f"--batches: expected positive numbers, got {args.batches}")
     baselines = {}
@@ -85,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
         baselines["teacher"] = (TeacherNet, TEACHER_SIZE)
     result = run_bench(model_options(args), args.image, args.repeats, args.seconds, args.batches,
                        args.dtypes, cuda_graph=not args.no_cuda_graph,
-                       log=lambda m: print(m, file=sys.stderr, flush=True), baselines=baselines)
+                       log=lambda m: print(m, file=sys.stderr, flush=True), baselines=baselines,
+                       video_frames=args.video_frames)
     print(format_bench(result), end="")
     if args.json:
         print(f"wrote {write_json(args.json, result)}")

@@ -432,6 +432,8 @@ def bench_throughput(
     t0 = time.perf_counter()
     say = log or (lambda _m: None)
     opts = ModelOptions(device=options) if isinstance(options, str) else options
+    if opts.backend == "auto" and opts.onnx is None:  # the device path is torch
+        opts = opts.replace(backend="torch")
     if opts.tta != "off" or opts.backend == "onnxruntime" or opts.onnx is not None:
         raise PRNetError("the device path runs the torch backend without test-time augmentation"
                          f" (got backend {opts.backend}, tta {opts.tta})")
