@@ -3,6 +3,7 @@
 # Usage (repo root, on the GPU machine): bash scripts/gpu_train.sh MINUTES [RESUME_DIR] [extra train flags...]
 # Carry: pack/train.npz pack/dev.npz pack/renderer.npz pack/teacher_encoder.safetensors (+ RESUME_DIR)
 # BENCH=0 skips the network benchmark (already in docs/training/gpu_bench_h200.jsonl).
+# After training, the device-path throughput benchmark: bash scripts/gpu_bench.sh (README "GPU").
 # CPU rehearsal: BENCH=0 OUT=/tmp/g bash scripts/gpu_train.sh 1 "" --device cpu --max-steps 2 --batch 2 --dev-limit 8
 set -uo pipefail
 MIN=${1:-6}; RESUME=${2:-}; shift 2 || shift $#

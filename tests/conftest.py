@@ -67,10 +67,11 @@ def bfm():
 
 @pytest.fixture(scope="session")
 def prn():
-    """A CPU PRN with the bundled weights."""
+    """A CPU PRN with the bundled weights, network in torch (explicitly: the default backend,
+    "auto", picks onnxruntime where it is installed; tests that hook ``prn.net`` need torch)."""
     from prnet import PRN
 
-    return PRN(device="cpu")
+    return PRN(device="cpu", backend="torch")
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,13 @@ from prnet.io import (
     read_pose_json,
     read_pose_txt,
 )
+from prnet.outputs.arrays import COLOR_GRID, FRONTAL_GRID, PIXEL_GRID
+from prnet.outputs.encode import (
+    OBJ_COLOR_DECIMALS,
+    OBJ_FRONTAL_DECIMALS,
+    OBJ_PIXEL_DECIMALS,
+    OBJ_UV_DECIMALS,
+)
 
 
 @pytest.fixture(scope="module")
@@ -83,15 +90,23 @@ def test_all_files_written_and_named(exported):
     assert sorted(q.name for q in out.iterdir()) == expected  # no temporary files left
 
 
+def assert_rounded(actual, desired, decimals: int) -> None:
+    """``actual`` is ``desired`` written with ``decimals`` and read back: within half a unit
+    of the last decimal (float64: NumPy would compare a float32 ``desired`` in float32)."""
+    err = np.abs(np.asarray(actual, np.float64) - np.asarray(desired, np.float64))
+    assert err.max() <= 0.5 * 10.0**-decimals * (1 + 1e-9)
+
+
 def test_obj_with_colours(face, exported):
     out, _ = exported
     m = read_obj(out / "img_0.obj")
     h = face.image_shape[0]
     assert m.vertices.shape == face.vertices.shape
-    np.testing.assert_allclose(m.vertices[:, 0], face.vertices[:, 0], atol=1e-4)
-    np.testing.assert_allclose(m.vertices[:, 1], h - 1 - face.vertices[:, 1], atol=1e-4)  # y up
-    np.testing.assert_allclose(m.vertices[:, 2], face.vertices[:, 2], atol=1e-4)
-    np.testing.assert_allclose(m.colors, face.colors, atol=1e-5)
+    v = np.asarray(face.vertices, np.float64)
+    assert_rounded(m.vertices[:, 0], v[:, 0], OBJ_PIXEL_DECIMALS)
+    assert_rounded(m.vertices[:, 1], h - 1 - v[:, 1], OBJ_PIXEL_DECIMALS)  # y up
+    assert_rounded(m.vertices[:, 2], v[:, 2], OBJ_PIXEL_DECIMALS)
+    assert_rounded(m.colors, face.colors, OBJ_COLOR_DECIMALS)
     assert m.triangles.shape == face.triangles.shape
     assert set(map(frozenset, m.triangles[:50].tolist())) == set(
         map(frozenset, face.triangles[:50].tolist()))
@@ -107,14 +122,16 @@ def test_textured_obj(face, exported):
     assert (m.uv >= 0).all() and (m.uv <= 1).all()
     np.testing.assert_array_equal(m.uv_triangles, m.triangles)
     # a texel's (s, t) points back at the texel of its vertex: s = (u + .5) / 256
-    np.testing.assert_allclose(m.uv[:, 0], (face.uv[:, 0] + 0.5) / 256, atol=1e-5)
-    np.testing.assert_allclose(m.uv[:, 1], 1 - (face.uv[:, 1] + 0.5) / 256, atol=1e-5)
+    uv = np.asarray(face.uv, np.float64)
+    assert_rounded(m.uv[:, 0], (uv[:, 0] + 0.5) / 256, OBJ_UV_DECIMALS)
+    assert_rounded(m.uv[:, 1], 1 - (uv[:, 1] + 0.5) / 256, OBJ_UV_DECIMALS)
+    assert_rounded(m.vertices[:, 0], face.vertices[:, 0], OBJ_PIXEL_DECIMALS)
 
 
 def test_frontal_meshes(face, exported):
     out, _ = exported
     m = read_obj(out / "img_0_frontal.obj")
-    np.testing.assert_allclose(m.vertices, face.frontal_vertices, atol=1e-4)  # y-up already
+    assert_rounded(m.vertices, face.frontal_vertices, OBJ_FRONTAL_DECIMALS)  # y-up already
     p = read_ply(out / "img_0_frontal.ply")
     np.testing.assert_allclose(p.vertices, face.frontal_vertices, atol=1e-4)
     assert read_obj(out / "img_0_frontal_tex.obj").texture_file.is_file()
@@ -175,6 +192,23 @@ def test_npz_and_mat(face, exported):
     np.testing.assert_allclose(m["pose"].ravel(), ref["pose"])
     assert m["landmark_visibility"].ravel().astype(bool).tolist() == ref[
         "landmark_visibility"].tolist()
+
+
+def test_npz_and_mat_rounded_to_documented_grids(face, exported):
+    out, _ = exported
+    z = read_npz(out / "img_0.npz")
+    m = scipy.io.loadmat(out / "img_0.mat")
+    for key, exact, grid in [("vertices", face.vertices, PIXEL_GRID),
+                             ("posmap", face.posmap, PIXEL_GRID),
+                             ("frontal_vertices", face.frontal_vertices, FRONTAL_GRID),
+                             ("colors", face.colors, COLOR_GRID)]:
+        for stored in (z[key], m[key]):
+            assert stored.dtype == np.float32 and stored.shape == np.shape(exact), key
+            err = np.abs(stored.astype(np.float64) - np.asarray(exact, np.float64))
+            assert err.max() <= grid / 2, key
+            np.testing.assert_array_equal(stored / grid, np.round(stored / grid), err_msg=key)
+    np.testing.assert_array_equal(z["landmarks"], np.asarray(face.landmarks, np.float32))
+    np.testing.assert_array_equal(z["triangles"], face.triangles)
 
 
 def test_viz_pngs(face, exported_full):

@@ -229,7 +229,7 @@ def write_golden(path: Path = GOLDEN) -> Path:
     from prnet import PRN
 
     repo = Path(__file__).resolve().parents[1]
-    faces = PRN(device="cpu").reconstruct(repo / "src" / "prnet" / "assets" / "astronaut.jpg")
+    faces = PRN(device="cpu", backend="torch").reconstruct(repo / "src" / "prnet" / "assets" / "astronaut.jpg")
     path.parent.mkdir(parents=True, exist_ok=True)
     rec = golden_record(faces)
     pts = rec.pop("landmarks")

@@ -27,7 +27,7 @@ def _mirror_gap(prn, crop) -> float:
 def test_tta_is_mirror_equivariant(prn, crop):
     from prnet import PRN
 
-    tta = PRN(device="cpu", tta=True)
+    tta = PRN(device="cpu", backend="torch", tta=True)
     plain_gap, tta_gap = _mirror_gap(prn, crop), _mirror_gap(tta, crop)
     assert tta_gap < 0.5 and tta_gap < plain_gap
     # and it stays close to the plain prediction
@@ -49,14 +49,14 @@ def test_tta_modes(prn, sample_image_path):
     from prnet.apps.tracking import reconstruct_in_order
     from prnet.errors import PRNetError
 
-    assert PRN(device="cpu", tta=True).tta == "flip" and PRN(device="cpu", tta=False).tta == "off"
+    assert PRN(device="cpu", backend="torch", tta=True).tta == "flip" and PRN(device="cpu", tta=False).tta == "off"
     with pytest.raises(PRNetError, match="tta must be one of off, flip, shift"):
         PRN(device="cpu", tta="rotate")
     img = read_image(sample_image_path)
     box = prn.detector.detect(img)[0].box
     faces = {}
     for mode in ("off", "flip", "shift"):
-        p = PRN(device="cpu", tta=mode)
+        p = PRN(device="cpu", backend="torch", tta=mode)
         calls = []  # batch size of every network pass (a hook on the public torch module)
         hook = p.net.register_forward_pre_hook(lambda m, args, c=calls: c.append(len(args[0])))
         faces[mode] = p.reconstruct(img, boxes=[box])[0]

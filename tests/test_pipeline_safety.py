@@ -192,7 +192,7 @@ def group_photo(astro) -> np.ndarray:
 def test_batch_size_does_not_change_results(group_photo):
     """Faces batched 4 per network pass get the landmarks they get one at a time (a mix-up of
     faces and position maps within a batch would move whole faces)."""
-    one, four = PRN(device="cpu", batch_size=1), PRN(device="cpu", batch_size=4)
+    one, four = PRN(device="cpu", backend="torch", batch_size=1), PRN(device="cpu", backend="torch", batch_size=4)
     spy1, spy4 = NetSpy(one), NetSpy(four)
     try:
         a, b = one.reconstruct(group_photo), four.reconstruct(group_photo)
@@ -215,7 +215,7 @@ def test_batch_size_does_not_change_results(group_photo):
 
 @pytest.fixture(scope="module")
 def tta_prns() -> dict[str, PRN]:
-    return {mode: PRN(device="cpu", tta=mode) for mode in ("flip", "shift")}
+    return {mode: PRN(device="cpu", backend="torch", tta=mode) for mode in ("flip", "shift")}
 
 
 @pytest.mark.parametrize("mode", ["flip", "shift"])

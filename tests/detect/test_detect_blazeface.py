@@ -55,7 +55,8 @@ def test_astronaut_one_face_in_place(astronaut: np.ndarray, detector: BlazeFaceD
     assert max(right_eye[1], left_eye[1]) < nose[1] < mouth[1]
 
 
-@pytest.mark.parametrize("name", ["blazeface_short", "blazeface_full", "blazeface_tiled"])
+@pytest.mark.parametrize("name", ["blazeface_short", "blazeface_full", "blazeface_tiled",
+                                  "blazeface_fast"])
 def test_every_variant_finds_the_astronaut(name: str, astronaut: np.ndarray) -> None:
     dets = get_detector(name).detect(astronaut)
     assert len(dets) == 1
@@ -195,3 +196,14 @@ def test_bad_stage_and_weights(tmp_path: Path) -> None:
         load_net("short", weights=bad)
     with pytest.raises(WeightsError, match="not found"):
         load_net("short", weights=tmp_path / "missing.safetensors")
+
+
+def test_fast_runs_full_range_only_where_short_finds_nothing(astronaut: np.ndarray) -> None:
+    det = get_detector("blazeface_fast")
+    calls: list[str] = []
+    for variant, net in det.nets.items():
+        net.register_forward_hook(lambda *a, v=variant: calls.append(v))
+    assert len(det.detect(astronaut)) == 1 and calls == ["short"]
+    calls.clear()
+    assert det.detect(np.full((256, 256, 3), 90, np.uint8)) == []
+    assert calls == ["short", "full", "short"]

@@ -36,20 +36,27 @@ def test_make_phone_photo(tmp_path) -> None:
 def test_bench_phone_cli_json(tmp_path) -> None:
     out = tmp_path / "phone.json"
     res = subprocess.run(
-        [sys.executable, "-m", "prnet", "bench", "--phone", "--phone-sizes", "2", "--json",
-         str(out)], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600,
+        [sys.executable, "-m", "prnet", "--threads", "1", "bench", "--phone", "--phone-sizes", "2",
+         "--json", str(out)], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600,
         check=False)
     assert res.returncode == 0, res.stderr[-2000:]
     r = json.loads(out.read_text())["phone"]
-    assert "ru_maxrss" in r["method"]
+    assert "ru_maxrss" in r["method"] and r["threads"] == 1
     cases = r["cases"]
     assert [c["outputs"] for c in cases] == ["kpt", "all"]
     for c in cases:
         assert set(c) >= {"megapixels", "width", "height", "faces", "outputs",
-                          "seconds_per_image", "peak_rss_mb", "ratio", "exit_status"}
+                          "seconds_per_image", "peak_rss_mb", "ratio", "exit_status",
+                          "bytes_written", "files_written", "cpu_seconds_per_image",
+                          "cpu_ratio"}
         assert c["megapixels"] == 2 and c["seconds_per_image"] > 0 and c["peak_rss_mb"] > 0
         assert c["exit_status"] == 0
     assert cases[0]["ratio"] == 1.0 and cases[1]["ratio"] > 0
+    assert cases[0]["cpu_ratio"] == 1.0 and all(c["cpu_seconds_per_image"] > 0 for c in cases)
+    kpt, every = cases  # --kpt: <stem>.json and per face _kpt.txt/.json; --all: far more
+    assert kpt["files_written"] == 1 + 2 * kpt["faces"]
+    assert every["files_written"] > kpt["files_written"]
+    assert every["bytes_written"] > kpt["bytes_written"] > 0
     assert res.stdout.startswith(format_phone(r))
 
 

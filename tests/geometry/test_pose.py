@@ -13,6 +13,7 @@ from prnet.errors import InputShapeError, PRNetError
 from prnet.geometry.frontalize import frontalize
 from prnet.geometry.pose import (
     Pose,
+    PoseTemplate,
     angles_to_matrix,
     estimate_pose,
     matrix_to_angles,
@@ -234,3 +235,38 @@ def test_convention_matches_aflw2000_3d(shared_dir) -> None:
     nose_dx = lmks[:, 30, 0] - lmks[:, :17, 0].mean(axis=1)
     assert np.all(np.sign(deg[turned, 1]) == -np.sign(nose_dx[turned]))
     assert np.all(np.sign(est[turned, 1]) == np.sign(deg[turned, 1]))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pose_template_matches_estimate_pose(seed: int) -> None:
+    """The prepared template gives estimate_pose's fit (noisy points, any pose and offset)."""
+    rng = np.random.default_rng(seed)
+    can = _cloud(rng, 500) + [5.0, -3.0, 2.0]  # not centred
+    angles = rng.uniform(-70, 70, 3)
+    img = _pose_points(can, *np.radians(angles), s=1.7, t=(300, -200, 40))
+    img += rng.normal(scale=2.0, size=img.shape)
+    want, got = estimate_pose(img, can), PoseTemplate.of(can).fit(img.astype(np.float32))
+    for k in ("yaw", "pitch", "roll", "scale"):
+        assert getattr(got, k) == pytest.approx(getattr(want, k), abs=1e-6), k
+    np.testing.assert_allclose(got.camera_matrix, want.camera_matrix, atol=1e-6)
+
+
+def test_pose_template_bad_inputs() -> None:
+    tpl = PoseTemplate.of(_cloud(np.random.default_rng(0), 10))
+    with pytest.raises(InputShapeError, match=r"expected shape \(10, 3\)"):
+        tpl.fit(np.zeros((9, 3)))
+    bad = np.ones((10, 3))
+    bad[3, 1] = np.nan
+    with pytest.raises(PRNetError, match="NaN or inf"):
+        tpl.fit(bad)
+    with pytest.raises(PRNetError, match="single point"):
+        PoseTemplate.of(np.ones((5, 3)))
+
+
+def test_face_pose_is_the_full_fit(prn, sample_image_path) -> None:
+    """FaceResult.pose (through the layout's template) equals estimate_pose on all vertices."""
+    from prnet.io import read_image
+
+    face = prn.reconstruct(read_image(sample_image_path))[0]
+    want = estimate_pose(face.vertices, face.layout.canonical)
+    assert face.pose.angles_deg == pytest.approx(want.angles_deg, abs=1e-6)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from prnet.errors import InputShapeError
 from prnet.io import _mesh as mesh_module
 from prnet.io import write_obj, write_ply
-from prnet.io._mesh import check_mesh, colors_unit, format_f6_rows
+from prnet.io._mesh import check_mesh, colors_unit, format_f6_rows, format_fixed_rows
 
 # --------------------------------------------------------------------------- oracles
 
@@ -153,6 +154,32 @@ def test_format_f6_rows_fallback_for_huge_and_non_finite():
     a = np.array([[1e9, -3e15, 1.5], [np.nan, np.inf, -np.inf], [1e300, -1e-300, 0.0]])
     assert format_f6_rows("v ", a) == old_format_rows("v %.6f %.6f %.6f\n", a).encode()
     assert format_f6_rows("v ", np.zeros((0, 3))) == b""
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("decimals", [1, 2, 3, 4, 5, (2, 2, 2, 3, 3, 3), (4, 1, 6, 5, 2, 3)])
+def test_format_fixed_rows_matches_percent(seed, decimals, monkeypatch):
+    def no_fallback(*args):
+        raise AssertionError("the vectorised path was not taken")
+
+    monkeypatch.setattr(mesh_module, "format_rows", no_fallback)
+    rng = np.random.default_rng(seed)
+    dec = np.broadcast_to(decimals, 6)
+    unit = 10.0 ** -dec
+    ties = (rng.integers(-10**6, 10**6, (200, 6)) + 0.5) * unit  # decimal ties, inexact
+    exact = rng.integers(-2**20, 2**20, (200, 6)) / 8.0 * unit * 10  # binary-exact ties
+    for a in [*random_arrays(seed), ties, exact]:
+        fmt = "v " + " ".join(f"%.{d}f" for d in dec) + "\n"
+        assert format_fixed_rows("v ", a, decimals) == old_format_rows(fmt, a).encode()
+
+
+def test_format_fixed_rows_rounding_and_bad_decimals():
+    a = np.array([[0.125, -0.125, 2.675, -0.0, 0.005, 1e-9]])
+    assert format_fixed_rows("", a, 2) == b"0.12 -0.12 2.67 -0.00 0.01 0.00\n"
+    with pytest.raises(InputShapeError, match="decimals"):
+        format_fixed_rows("", a, 7)
+    with pytest.raises(InputShapeError, match="decimals"):
+        format_fixed_rows("", a, (2, 3))
 
 
 # --------------------------------------------------------------------------- files

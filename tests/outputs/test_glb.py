@@ -99,6 +99,7 @@ def test_geometry_uv_and_texture(face, parsed):
     np.testing.assert_allclose(pos, v_ref, atol=1e-3)  # y up: H - 1 - y
     np.testing.assert_allclose(pos[:, 1], face.image_shape[0] - 1 - face.vertices[:, 1], atol=1e-3)
     tri = accessor(gltf, binary, prim["indices"]).reshape(-1, 3)
+    assert gltf["accessors"][prim["indices"]]["componentType"] == 5123  # uint16: N < 65535
     np.testing.assert_array_equal(tri, tri_ref)
     # glTF texcoords: origin top-left, t down; the texel centre of each vertex
     st = accessor(gltf, binary, prim["attributes"]["TEXCOORD_0"])

@@ -118,6 +118,43 @@ def test_cache_export_keyed_by_weights(tmp_path, monkeypatch):
 
 
 @needs_ort
+def test_default_backend_is_onnxruntime_exported_on_first_use(tmp_path, monkeypatch, astro, prn):
+    """The default ("auto") on the CPU in fp32: onnxruntime, the network exported into an empty
+    cache on first use (offline: nothing is downloaded), landmarks as torch's."""
+    from prnet import PRN
+
+    monkeypatch.setenv("PRNET_CACHE", str(tmp_path / "empty"))
+    p = PRN(device="cpu")
+    assert p.backend == "onnxruntime" and p.options.backend == "auto"
+    assert len(list((tmp_path / "empty" / "onnx").glob("*.onnx"))) == 1
+    got, want = p.reconstruct(astro), prn.reconstruct(astro)
+    assert float(np.abs(got[0].landmarks - want[0].landmarks).max()) < 0.05
+    from prnet.pipeline.onnx_backend import resolve_backend
+
+    assert resolve_backend("auto", "cpu", "bf16") == "torch"  # onnxruntime runs fp32 only
+
+
+@needs_ort
+def test_auto_falls_back_to_torch_when_export_fails(tmp_path, monkeypatch, caplog):
+    import logging
+
+    import prnet.pipeline.onnx_backend as ob
+    from prnet import PRN
+
+    def broken(*args, **kwargs):
+        raise OSError("read-only file system")
+
+    monkeypatch.setattr(ob, "cached_onnx", broken)
+    with caplog.at_level(logging.WARNING, logger="prnet.pipeline.prn"):
+        p = PRN(device="cpu")
+    assert p.backend == "torch" and type(p.network).__name__ == "PosmapNetwork"
+    (rec,) = [r for r in caplog.records if r.name == "prnet.pipeline.prn"]
+    assert "read-only file system" in rec.getMessage() and "\n" not in rec.getMessage()
+    with pytest.raises(OSError, match="read-only"):
+        PRN(device="cpu", backend="onnxruntime")  # asked for explicitly: no fallback
+
+
+@needs_ort
 def test_wrong_onnx_file_is_one_line(tmp_path):
     import onnx
     from onnx import TensorProto, helper
@@ -164,7 +201,7 @@ def test_missing_onnxruntime_is_one_line(monkeypatch):
 def test_backend_option_checked():
     from prnet.pipeline import ModelOptions
 
-    assert ModelOptions().backend == "torch"
+    assert ModelOptions().backend == "auto"
     with pytest.raises(PRNetError, match="backend"):
         ModelOptions(backend="tensorrt")
     with pytest.raises(WeightsError, match="not found"):
@@ -188,7 +225,8 @@ def test_bench_through_onnxruntime(onnx_file, tmp_path, capsys):
 
     out = tmp_path / "bench.json"
     assert main(["bench", "--onnx", str(onnx_file), "--repeats", "1", "--seconds", "0.01",
-                 "--batches", "1", "2", "--dtypes", "fp32", "--json", str(out)]) == 0
+                 "--batches", "1", "2", "--dtypes", "fp32", "--video-frames", "0", "--json",
+                 str(out)]) == 0
     r = json.loads(out.read_text())
     assert r["backend"] == "onnxruntime" and r["network_ms_b1"] > 0
     rows = [(x["backend"], x["batch"]) for x in r["throughput"]]
@@ -241,3 +279,18 @@ def test_session_threads_follow_torch(onnx_file, monkeypatch):
     finally:
         torch.set_num_threads(before)
     assert seen == [1]
+
+
+@needs_ort
+def test_forward_tensor_through_the_backend(prn, prn_ort, crops):
+    """The device path's stage-4 call (``forward_tensor``) gives ``forward``'s maps with either
+    backend."""
+    import torch
+
+    from prnet.pipeline.posmaps import network_input
+
+    x = network_input(torch.from_numpy(crops[:2]))
+    for p in (prn, prn_ort):
+        got = p.network.forward_tensor(x)
+        assert isinstance(got, torch.Tensor) and got.shape == (2, 256, 256, 3)
+        np.testing.assert_array_equal(got.numpy(), p.network.forward(x))

@@ -50,7 +50,7 @@ def test_reconstruct_batch_equals_one_by_one(prn, astro):
 def test_given_boxes_landmarks_and_key_detector_agree(prn, astro):
     box = prn.detect(astro)[0].box
     by_box = prn.reconstruct(astro, boxes=[box])[0]
-    keyed = PRN(device="cpu", detector=BoxesDetector({"astro.jpg": [box.tolist()]}))
+    keyed = PRN(device="cpu", backend="torch", detector=BoxesDetector({"astro.jpg": [box.tolist()]}))
     by_key = keyed.reconstruct(astro, key="photos/astro.jpg")[0]
     np.testing.assert_array_equal(by_key.posmap, by_box.posmap)
     assert keyed.reconstruct(astro, key="other.jpg") == []

@@ -152,7 +152,7 @@ def test_int8_weights_are_refused_at_load(tmp_path):
 
 
 def test_all_zero_weights_give_an_error_not_a_collapsed_face(tmp_path, astro):
-    prn = PRN(device="cpu", weights=_weights(tmp_path, "zero", lambda k, v: torch.zeros_like(v)))
+    prn = PRN(device="cpu", backend="torch", weights=_weights(tmp_path, "zero", lambda k, v: torch.zeros_like(v)))
     with pytest.raises(ReconstructionError) as exc:
         prn.reconstruct(astro)
     assert "collapsed" in one_line(exc) and "face 0" in str(exc.value)

@@ -3,9 +3,10 @@
 - :mod:`prnet.apps.texture`: UV textures with self-occlusion masking and mirror filling.
 - :mod:`prnet.apps.swap`: :func:`swap_faces` (whole face, eyes or a UV mask; colour transfer;
   Poisson blending).
-- :mod:`prnet.apps.video`: :func:`process_video` (tracking, One-Euro smoothing, annotated MP4,
-  CSV / NPZ / OBJ outputs), built on :mod:`prnet.apps.tracking` and
-  :mod:`prnet.apps.smoothing`.
+- :mod:`prnet.apps.video`: :func:`process_video` (a file or a camera; tracking, One-Euro
+  smoothing, annotated MP4, CSV / NPZ / OBJ outputs), built on :mod:`prnet.apps.tracking`,
+  :mod:`prnet.apps.smoothing`, :mod:`prnet.apps.camera` (camera input, preview window) and
+  :mod:`prnet.apps.video_writer` (H.264 that browsers play, mp4v fallback).
 
 Importing this package is cheap; the submodules load what they need.
 """

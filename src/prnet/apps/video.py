@@ -4,7 +4,9 @@ Decoding uses PyAV when it is installed (``pip install av``, any format FFmpeg r
 OpenCV's ``VideoCapture`` otherwise. Outputs, in the output folder, for ``clip.mp4``:
 
 - ``clip_annotated.mp4``: the processed frames with the mesh, the 68 landmarks, the pose box
-  and the track id of every face (OpenCV ``mp4v``);
+  and the track id of every face: H.264 (``yuv420p``, ``+faststart``; plays in browsers) through
+  PyAV, or OpenCV ``mp4v`` with a warning when PyAV/libx264 is missing
+  (:mod:`prnet.apps.video_writer`);
 - ``clip_faces.csv``: one row per face and frame: ``frame, time, track, source, box_x0 …
   box_y1, yaw, pitch, roll, scale, x0, y0, z0 … x67, y67, z67`` (image pixels, degrees),
   flushed after every frame;
@@ -13,8 +15,15 @@ OpenCV's ``VideoCapture`` otherwise. Outputs, in the output folder, for ``clip.m
   ``camera_matrix`` (K, 3, 4)) plus ``fps``, ``width``, ``height``;
 - with ``obj``: ``clip_obj/clip_f000012_t0.obj`` per frame and track (vertex colours).
 
-Smoothing: a One-Euro filter per track on the whole position map (landmarks, mesh and OBJ stay
-consistent); the pose is fitted to the smoothed mesh. Tracking uses the raw landmarks.
+Input: a video file, or a camera (``process_video(0, out)``; :mod:`prnet.apps.camera`), with
+an optional live preview window.
+
+Tracking: the detector runs on the first frame, every ``detect_every`` frames and when a track is
+lost; in between each face is cropped from its previous landmarks (:class:`FaceTracker`).
+
+Smoothing (on by default): a One-Euro filter per track on the whole position map (landmarks,
+mesh and OBJ stay consistent); the pose is fitted to the smoothed mesh. Tracking uses the raw
+landmarks.
 
 If the run stops early — Ctrl-C, a decoding error, an exception — everything written so far
 is kept: the CSV is complete up to the last frame, the video writer is finalised and the NPZ
@@ -36,8 +45,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from prnet.apps.camera import CameraReader, Preview, camera_index, preview_problem
 from prnet.apps.smoothing import OneEuroFilter
 from prnet.apps.tracking import FaceTracker, TrackedFace
+from prnet.apps.video_writer import CODECS, VideoWriter, open_video_writer
 from prnet.errors import PRNetError
 from prnet.pipeline import PRN, FaceResult
 
@@ -166,17 +177,17 @@ class VideoReader:
             except StopIteration:
                 if self.frame_count and index < self.frame_count:
                     self.error = f"stream ended after {index} of {self.frame_count} frames"
-                    log.warning("%s: %s", self.path, self.error)
+                    log.debug("%s: %s", self.path, self.error)
                 return
             except av.error.FFmpegError as e:
                 self.error = f"demuxing stopped: {e}"
-                log.warning("%s: %s", self.path, self.error)
+                log.debug("%s: %s", self.path, self.error)
                 return
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as e:
                 self.corrupt += 1
-                log.warning("%s: skipping a packet that does not decode: %s", self.path, e)
+                log.debug("%s: skipping a packet that does not decode: %s", self.path, e)
                 continue
             for fr in frames:
                 t = float(fr.time) if fr.time is not None else index / self.fps
@@ -190,7 +201,7 @@ class VideoReader:
             if not ok or bgr is None:
                 if self.frame_count and index < self.frame_count:
                     self.error = f"stream ended after {index} of {self.frame_count} frames"
-                    log.warning("%s: %s", self.path, self.error)
+                    log.debug("%s: %s", self.path, self.error)
                 return
             yield index, index / self.fps, np.ascontiguousarray(bgr[:, :, ::-1])
             index += 1
@@ -309,13 +320,23 @@ class VideoProcessor:
         prn: the reconstructor (default: a new :class:`PRN`).
         every: process every N-th frame (the annotated video has fps / N).
         max_frames: stop after this many processed frames.
-        smooth: One-Euro smoothing of the position maps (landmarks, mesh, pose).
+        smooth: One-Euro smoothing of the position maps (landmarks, mesh, pose); on by
+            default.
         obj: write an OBJ per frame and track.
-        detect_every: detector period in processed frames (see :class:`FaceTracker`).
+        detect_every: re-detection period in processed frames: between detections faces are
+            tracked from their previous landmarks, and the detector runs earlier only when a
+            track is lost (see :class:`FaceTracker`).
         mesh: draw the mesh in the annotated video.
         progress: show a progress bar with the live processing rate.
         backend: ``"auto"``, ``"pyav"`` or ``"opencv"`` (see :class:`VideoReader`).
         min_cutoff, beta: One-Euro parameters (Hz; per face size per second).
+        codec: annotated video codec, one of :data:`~prnet.apps.video_writer.CODECS` ("auto":
+            H.264 through PyAV when it has libx264, else OpenCV mp4v).
+        video: write the annotated video (without it nothing is drawn: the CSV, NPZ and OBJs
+            need only landmarks and pose).
+        preview: show the annotated frames in a window (``q`` / Esc stops the run); where no
+            window can be shown (:func:`~prnet.apps.camera.preview_problem`) a one-line note is
+            logged and the run goes on without it.
 
     Attributes:
         summary: the :class:`VideoSummary`, updated while running (so it is meaningful
@@ -336,6 +357,9 @@ class VideoProcessor:
         backend: str = "auto",
         min_cutoff: float = 1.0,
         beta: float = 10.0,
+        codec: str = "auto",
+        preview: bool = False,
+        video: bool = True,
     ) -> None:
         if int(every) < 1:
             raise PRNetError(f"every must be >= 1, got {every}")
@@ -343,6 +367,11 @@ class VideoProcessor:
             raise PRNetError(f"max_frames must be >= 1, got {max_frames}")
         if backend not in BACKENDS:
             raise PRNetError(f"video backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if codec not in CODECS:
+            raise PRNetError(f"video codec must be one of {', '.join(CODECS)}, got {codec!r}")
+        self.codec = codec
+        self.preview = preview
+        self.video = video
         self.prn = prn
         self.every = int(every)
         self.max_frames = None if max_frames is None else int(max_frames)
@@ -357,8 +386,13 @@ class VideoProcessor:
         self.summary = VideoSummary()
         self.tracker: FaceTracker | None = None
 
-    def run(self, video: str | os.PathLike, out_dir: str | os.PathLike) -> VideoSummary:
+    def run(self, video: str | os.PathLike | int, out_dir: str | os.PathLike) -> VideoSummary:
         """Process ``video`` into ``out_dir`` (created if missing).
+
+        ``video`` is a file, or a camera number (an int, or a string of digits that names no
+        file: ``"0"``), read through :class:`~prnet.apps.camera.CameraReader` until the
+        camera stops, ``max_frames``, ``q`` in the preview window or Ctrl-C; its outputs are
+        named ``camera0_…``.
 
         Returns:
             The :class:`VideoSummary`.
@@ -370,7 +404,8 @@ class VideoProcessor:
         from tqdm import tqdm
 
         self.summary = s = VideoSummary()
-        reader = VideoReader(video, self.backend)
+        cam = camera_index(video)
+        reader = CameraReader(cam) if cam is not None else VideoReader(video, self.backend)
         try:
             prn = self.prn if self.prn is not None else PRN()
         except BaseException:
@@ -380,14 +415,16 @@ class VideoProcessor:
         self.tracker = FaceTracker(prn, detect_every=self.detect_every)
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        stem = Path(video).stem
+        stem = f"camera{cam}" if cam is not None else Path(video).stem
+        window = self._open_preview(stem)
         out_fps = reader.fps / self.every
         total = reader.frame_count
         if total is not None:
             total = -(-total // self.every)
             if self.max_frames is not None:
                 total = min(total, self.max_frames)
-        sink = _Sink(out, stem, out_fps, (reader.width, reader.height), self.obj)
+        sink = _Sink(out, stem, out_fps, (reader.width, reader.height), self.obj, self.codec,
+                     video=self.video, draw=self.video or window is not None)
         s.outputs = sink.paths
         filters: dict[int, OneEuroFilter] = {}
         bar = tqdm(total=total, unit="frame", disable=not self.progress, desc=stem, leave=True)
@@ -400,7 +437,7 @@ class VideoProcessor:
                     continue
                 tracked = self.tracker.update(frame)
                 faces = self._smoothed(tracked, filters, t)
-                sink.write(index, t, frame, tracked, faces, self.mesh)
+                shown = sink.write(index, t, frame, tracked, faces, self.mesh)
                 s.frames_processed += 1
                 s.faces += len(faces)
                 s.track_ids = sorted(set(s.track_ids) | {tf.track_id for tf in tracked})
@@ -415,6 +452,8 @@ class VideoProcessor:
                 bar.update(1)
                 if self.max_frames is not None and s.frames_processed >= self.max_frames:
                     break
+                if window is not None and not window.show(shown):
+                    break  # q / Esc in the preview window
             if reader.error and s.stopped is None:
                 s.stopped = reader.error
         except KeyboardInterrupt:
@@ -425,6 +464,8 @@ class VideoProcessor:
             raise
         finally:
             bar.close()
+            if window is not None:
+                window.close()
             reader.close()
             sink.close(reader.fps)
             s.corrupt_packets = reader.corrupt
@@ -439,6 +480,19 @@ class VideoProcessor:
                     out,
                 )
         return s
+
+    def _open_preview(self, name: str) -> Preview | None:
+        """The preview window, or None (not asked for, or none possible: logged in one line)."""
+        if not self.preview:
+            return None
+        problem = preview_problem()
+        if problem is None:
+            try:
+                return Preview(f"prnet: {name} (q to stop)")
+            except PRNetError as e:
+                problem = str(e)
+        log.warning("no preview window: %s; running without it (Ctrl-C stops)", problem)
+        return None
 
     def _smoothed(
         self, tracked: list[TrackedFace], filters: dict[int, OneEuroFilter], t: float
@@ -465,7 +519,7 @@ class VideoProcessor:
 
 
 def process_video(
-    video: str | os.PathLike, out_dir: str | os.PathLike, prn: PRN | None = None, **options
+    video: str | os.PathLike | int, out_dir: str | os.PathLike, prn: PRN | None = None, **options
 ) -> VideoSummary:
     """``VideoProcessor(prn, **options).run(video, out_dir)``."""
     return VideoProcessor(prn, **options).run(video, out_dir)
@@ -477,16 +531,20 @@ def process_video(
 class _Sink:
     """Writes the annotated video, the CSV (flushed per frame), the NPZ and OBJs."""
 
-    def __init__(self, out: Path, stem: str, fps: float, size: tuple[int, int], obj: bool) -> None:
+    def __init__(self, out: Path, stem: str, fps: float, size: tuple[int, int], obj: bool,
+                 codec: str = "auto", video: bool = True, draw: bool = True) -> None:
         self.paths = {
             "video": out / f"{stem}_annotated.mp4",
             "csv": out / f"{stem}_faces.csv",
             "npz": out / f"{stem}_faces.npz",
         }
+        if not video:
+            del self.paths["video"]
+        self.draw = draw
         if obj:
             self.paths["obj"] = out / f"{stem}_obj"
-        self.stem, self.fps, self.size = stem, fps, size
-        self._writer: cv2.VideoWriter | None = None
+        self.stem, self.fps, self.size, self.codec = stem, fps, size, codec
+        self._writer: VideoWriter | None = None
         self._csv_file = open(self.paths["csv"], "w", newline="", encoding="utf-8")  # noqa: SIM115
         self._csv = csv.writer(self._csv_file)
         head = [
@@ -521,16 +579,13 @@ class _Sink:
             )
         }
 
-    def _video(self, shape: tuple[int, ...]) -> cv2.VideoWriter:
+    def _video(self, shape: tuple[int, ...]) -> VideoWriter:
         if self._writer is None:
+            import torch
+
             h, w = shape[:2]
-            fourcc = cv2.VideoWriter_fourcc(*"mp4v")
-            wr = cv2.VideoWriter(str(self.paths["video"]), fourcc, self.fps, (w, h))
-            if not wr.isOpened():
-                raise PRNetError(
-                    f"cannot write video {self.paths['video']}: OpenCV mp4v writer failed"
-                )
-            self._writer, self._shape = wr, (h, w)
+            self._writer = open_video_writer(self.paths["video"], self.fps, (w, h), self.codec,
+                                             threads=torch.get_num_threads())
         return self._writer
 
     def write(
@@ -541,12 +596,13 @@ class _Sink:
         tracked: list[TrackedFace],
         faces: list[tuple[int, FaceResult]],
         mesh: bool,
-    ) -> None:
+    ) -> np.ndarray | None:
+        """Write one processed frame everywhere; returns the annotated frame (None when
+        nothing is drawn)."""
         raw = {tf.track_id: tf for tf in tracked}
-        img = annotate_frame(frame, faces, mesh=mesh)
-        if self._writer is not None and img.shape[:2] != self._shape:  # size changed mid-stream
-            img = cv2.resize(img, self._shape[::-1], interpolation=cv2.INTER_AREA)
-        self._video(img.shape).write(np.ascontiguousarray(img[:, :, ::-1]))
+        img = annotate_frame(frame, faces, mesh=mesh) if self.draw else None
+        if img is not None and "video" in self.paths:
+            self._video(img.shape).write(img)  # a size change mid-stream: resized by the writer
         r = self._rows
         for tid, f in faces:
             p = f.pose
@@ -571,15 +627,21 @@ class _Sink:
                 base = self.paths["obj"] / f"{self.stem}_f{index:06d}_t{tid}"
                 get_output("obj").write(f, base, ExportOptions.from_names(["obj"]))
         self._csv_file.flush()
+        return img
 
     def close(self, source_fps: float) -> None:
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
-        elif not self.paths["video"].exists():
-            del self.paths["video"]  # no frame was processed
-        if not self._csv_file.closed:
-            self._csv_file.close()
+        try:
+            if self._writer is not None:
+                writer, self._writer = self._writer, None
+                writer.close()
+            elif "video" in self.paths and not self.paths["video"].exists():
+                del self.paths["video"]  # no frame was processed
+        finally:
+            if not self._csv_file.closed:
+                self._csv_file.close()
+            self._write_npz(source_fps)
+
+    def _write_npz(self, source_fps: float) -> None:
         from prnet.io.arrays import write_npz
 
         r = self._rows

@@ -12,7 +12,7 @@ from prnet.errors import PRNetError
 
 # module (under prnet.cli) → the sub-commands it registers
 COMMAND_MODULES = ["reconstruct", "info", "evaluate", "bench", "apps", "train", "bfm", "export",
-                   "serve"]
+                   "batch", "serve"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -237,16 +238,36 @@ def _register_video(sub: argparse._SubParsersAction) -> None:
         "video",
         parents=[model_parser()],
         help="reconstruct and track the faces of a video (annotated MP4, CSV, NPZ, OBJs)",
-        description="Every frame is reconstructed; faces are tracked from their previous "
-        "landmarks (the detector runs only every --detect-every frames or when a track is "
-        "lost), smoothed with a One-Euro filter and written to DIR.",
-        epilog="exit status: 0 the whole video processed; 1 it cannot be read, stopped early "
-        "(a corrupt or truncated stream; the outputs so far are kept) or the outputs cannot be "
-        "written; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), outputs so far kept; "
-        "2 usage error.",
+        description="Every frame of a video file or a camera is reconstructed; faces are "
+        "tracked from their previous landmarks (the detector runs only every --redetect-every "
+        "frames or when a track is lost), smoothed with a One-Euro filter (on by default) and "
+        "written to DIR: an H.264 MP4 that browsers play, a CSV and an NPZ.",
+        epilog="exit status: 0 the whole video processed (a camera: stopped by q, Ctrl-C or "
+        "--max-frames); 1 it cannot be read (no such camera), stopped early (a corrupt or "
+        "truncated stream; the outputs so far are kept) or the outputs cannot be written; 130 "
+        "interrupted (Ctrl-C on a file), 143 terminated (SIGTERM), outputs so far kept; 2 usage "
+        "error.",
     )
     p.add_argument(
-        "input", metavar="INPUT", help="video file (any format PyAV/FFmpeg or OpenCV reads)"
+        "input",
+        metavar="INPUT",
+        nargs="?",
+        help="video file (any format PyAV/FFmpeg or OpenCV reads), or a camera number (0)",
+    )
+    p.add_argument(
+        "--camera",
+        type=int,
+        default=None,
+        metavar="N",
+        help="read camera N through OpenCV instead of a file (same as INPUT N); q in the "
+        "preview window or Ctrl-C stops and finalises the outputs",
+    )
+    p.add_argument(
+        "--preview",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show the annotated frames in a window (default: on for a camera, off for a file; "
+        "without a GUI or display a one-line note and no window)",
     )
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
     p.add_argument(
@@ -263,17 +284,26 @@ def _register_video(sub: argparse._SubParsersAction) -> None:
         help="no temporal smoothing of landmarks, mesh and pose",
     )
     p.add_argument(
+        "--no-video",
+        dest="video",
+        action="store_false",
+        help="no annotated video: only the CSV and NPZ (and OBJs), nothing drawn (fastest)",
+    )
+    p.add_argument(
         "--no-mesh",
         dest="mesh",
         action="store_false",
         help="do not draw the mesh in the annotated video (faster)",
     )
     p.add_argument(
+        "--redetect-every",
         "--detect-every",
+        dest="detect_every",
         type=int,
         default=30,
         metavar="K",
-        help="run the detector every N processed frames to find new faces (default 30)",
+        help="faces are tracked from their previous landmarks; the detector runs only when a "
+        "track is lost and every K processed frames, to find new faces (default 30)",
     )
     p.add_argument(
         "--decoder",
@@ -283,19 +313,58 @@ def _register_video(sub: argparse._SubParsersAction) -> None:
         default="auto",
         help="video decoder: PyAV if installed (auto), else OpenCV (--backend is the network's)",
     )
+    p.add_argument(
+        "--codec",
+        choices=["auto", "h264", "mp4v"],
+        default="auto",
+        help="annotated video: H.264 (yuv420p, +faststart; plays in browsers) through PyAV when "
+        'it has libx264 (auto, the default; pip install "prnet[video]"), else OpenCV mp4v',
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     p.set_defaults(func=_run_video)
 
 
-def _run_video(args: argparse.Namespace) -> int:
-    from prnet.apps.video import VideoProcessor, VideoReader
+def _video_source(args: argparse.Namespace) -> str | int:
+    """The file or camera number to read (usage errors as PRNetError lines)."""
+    from prnet.apps.camera import camera_index
     from prnet.io.listing import path_problem
 
+    if args.camera is not None and args.input is not None:
+        raise PRNetError("give INPUT or --camera N, not both")
+    if args.camera is not None:
+        if args.camera < 0:
+            raise PRNetError(f"--camera: expected a camera number >= 0, got {args.camera}")
+        return args.camera
+    if args.input is None:
+        raise PRNetError("no input: give a video file, a camera number (0) or --camera N")
+    cam = camera_index(args.input)
+    if cam is not None:
+        return cam
     problem = path_problem(args.input)
     if problem is not None:
         raise PRNetError(f"cannot read video {args.input}: {problem}")
-    VideoReader(args.input, args.decoder).close()  # fail fast, before loading the network
+    return args.input
+
+
+def _run_video(args: argparse.Namespace) -> int:
+    from prnet.apps.camera import CameraReader
+    from prnet.apps.video import VideoProcessor, VideoReader
+
+    source = _video_source(args)
+    camera = isinstance(source, int)
+    if not getattr(args, "verbose", False):  # the summary below says it in one line
+        logging.getLogger("prnet.apps.video").setLevel(logging.ERROR)
+    # fail fast, before loading the network
+    (CameraReader(source) if camera else VideoReader(source, args.decoder)).close()
     clear_stale_temporaries({Path(args.output)})
+    preview = camera if args.preview is None else args.preview
+    if preview:
+        from prnet.apps.camera import preview_problem
+
+        problem = preview_problem()
+        if problem is not None:
+            say(f"prnet: note: no preview window ({problem}); running without it, Ctrl-C stops")
+            preview = False
     proc = VideoProcessor(
         load_prn(args),
         every=args.every,
@@ -306,18 +375,23 @@ def _run_video(args: argparse.Namespace) -> int:
         mesh=args.mesh,
         progress=args.progress,
         backend=args.decoder,
+        codec=args.codec,
+        preview=preview,
+        video=args.video,
     )
     try:
-        s = proc.run(args.input, args.output)
+        s = proc.run(source, args.output)
     except KeyboardInterrupt:
         s = proc.summary
-        say(f"prnet: interrupted after {s.frames_processed} frame(s); outputs so far kept in "
-            f"{args.output}")
-        return 130
+        if not camera:
+            say(f"prnet: interrupted after {s.frames_processed} frame(s); outputs so far kept "
+                f"in {args.output}")
+            return 130
+        s.stopped = None  # Ctrl-C is how a camera run ends
     tracks = ", ".join(map(str, s.track_ids)) or "none"
     tell(f"{args.output}: {s.frames_processed} frame(s), {s.faces} face row(s), tracks [{tracks}], "
          f"{s.detector_calls} detector call(s), {s.fps:.1f} fps")
     if s.stopped:  # the rest of the video could not be read: a failure, as in reconstruct
-        say(f"prnet: error: {args.input}: stopped early ({s.stopped}); outputs so far kept")
+        say(f"prnet: error: {printable(source)}: stopped early ({s.stopped}); outputs so far kept")
         return EXIT_FAILED
     return EXIT_OK

@@ -53,10 +53,10 @@ def model_parser(**defaults: Any) -> argparse.ArgumentParser:
                         "bf16 (AVX512-BF16/AMX: about 2.5x faster network there, same dev NME); "
                         "fp16 on CUDA")
     g.add_argument("--backend", default=d["backend"], choices=BACKENDS,
-                   help="network runtime: torch (default); onnxruntime (CPU, fp32, needs "
-                        'pip install "prnet[onnx]"; exports the network to ~/.cache/prnet/onnx '
-                        "on first use); auto: onnxruntime when installed and the run is fp32 on "
-                        "the CPU, else torch")
+                   help="network runtime: auto (default): onnxruntime when installed and the "
+                        "run is fp32 on the CPU, else torch; torch; onnxruntime (CPU, fp32, "
+                        'needs pip install "prnet[onnx]"); the network is exported to '
+                        "~/.cache/prnet/onnx on first use")
     g.add_argument("--onnx", default=None, metavar="FILE",
                    help="run this ONNX file (from `prnet export onnx`) with onnxruntime")
     return p

@@ -50,6 +50,10 @@ _REGISTRY: dict[str, tuple[Callable[[str], FaceDetector], str]] = {
         _blazeface("TILED_STAGES", "blazeface_tiled"),
         "blazeface plus full range on tiles of images >= 1024 px (small faces in big photos)",
     ),
+    "blazeface_fast": (
+        _blazeface("FAST_STAGES", "blazeface_fast"),
+        "blazeface, full range only where short range finds none (faster; misses small faces)",
+    ),
     "blazeface_short": (
         _blazeface("SHORT_STAGES", "blazeface_short"),
         "BlazeFace short range (128 px) only: faces that fill a good part of the image",

@@ -307,8 +307,10 @@ def run_bench(
     dtypes: Sequence[str] | None = None, cuda_graph: bool = True,
     log: Callable[[str], None] | None = None,
     baselines: dict[str, tuple[Callable[[], torch.nn.Module], int]] | None = None,
+    video_frames: int = 300, backends: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The whole benchmark: pipeline stages, network latency/throughput, hardware.
+    """The whole benchmark: pipeline stages, network latency/throughput, hardware, and the
+    real-time figures per backend.
 
     The throughput table covers channels-last (the layout :class:`prnet.PRN` runs) and
     contiguous tensors; on CUDA in fp32/fp16/bf16 (``dtypes`` to restrict) plus a CUDA-graph
@@ -324,13 +326,22 @@ def run_bench(
     for it (``e2e_ms_per_face_swapped``: our pipeline minus our network stage plus its
     batch-1 network time; its own decoding of the output is not timed).
 
+    ``backends`` (default: torch, and onnxruntime when installed and the run is fp32 on the
+    CPU; :func:`~prnet.eval.bench_backends.available_backends`): each gets
+    :func:`~prnet.eval.bench_backends.bench_backends` (all timed in turns) —
+    ``e2e_ms_per_face``, ``landmarks_pose_ms_per_face``, ``network_ms_b1``, ``detect_ms`` and
+    ``video_fps_640x480`` (``video_frames`` frames through the ``prnet video`` tracking path; 0
+    skips it).
+
     Returns:
         A JSON-ready dict with ``hardware``, ``pipeline`` (:func:`bench_pipeline`),
         ``e2e_ms_per_face``, ``e2e_faces_per_s``, ``stages_ms_per_face``, ``network_ms_b1``
         (the pipeline's backend, fp32, channels-last for torch, batch 1),
         ``network_ms_b1_torch``, ``network_ms_b1_contiguous``, ``backend``, ``throughput``
         (:func:`bench_network` / :func:`bench_stage4` rows), ``baselines`` (when given) and
-        ``cuda_graph_b1`` (CUDA only).
+        ``cuda_graph_b1`` (CUDA only), ``backends`` (backend → its real-time figures) and,
+        for the pipeline's own backend, ``landmarks_pose_ms_per_face``, ``detect_ms`` and
+        ``video_fps_640x480``.
 
     Raises:
         PRNetError: CUDA requested but not available, unreadable image, no face found.
@@ -412,14 +423,62 @@ def run_bench(
                 "ours_over_baseline": round(out["network_ms_b1_torch"] / row["ms_per_batch"], 2),
                 "ours_backend_over_baseline": round(ours_b1 / row["ms_per_batch"], 2),
                 "e2e_ms_per_face_swapped": round(e2e, 3)}
+    out["backends"] = _per_backend(prn, opts, path.read_bytes(), name, repeats, seconds,
+                                   video_frames, backends, say)
+    own = out["backends"].get(prn.backend, {})
+    for key in ("landmarks_pose_ms_per_face", "detect_ms", "video_fps_640x480"):
+        if key in own:
+            out[key] = own[key]
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
+
+
+def _per_backend(prn: Any, opts: ModelOptions, image_bytes: bytes, name: str, repeats: int,
+                 seconds: float, video_frames: int, backends: Sequence[str] | None,
+                 say: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+    """:func:`~prnet.eval.bench_backends.bench_backends` over ``backends`` (``prn`` for its
+    own, a new PRN with the same options for each other)."""
+    from prnet import PRN
+    from prnet.eval.bench_backends import available_backends, bench_backends
+
+    wanted = list(backends) if backends is not None else available_backends(
+        str(prn.device), prn.precision)
+    prns = {b: prn if b == prn.backend else PRN(options=opts.replace(backend=b, onnx=None))
+            for b in wanted}
+    return bench_backends(prns, image_bytes, repeats, seconds, video_frames, name, log=say)
 
 
 def _default_image() -> Path:
     from importlib import resources
 
     return Path(str(resources.files("prnet") / "assets" / "astronaut.jpg"))
+
+
+def _backend_table(result: dict[str, Any]) -> list[str]:
+    """The per-backend real-time table of :func:`format_bench` (empty without ``backends``)."""
+    per = result.get("backends") or {}
+    if not per:
+        return []
+    teacher = (result.get("baselines") or {}).get("teacher")
+    title = ("Per backend (ms; landmarks+pose: detect, crop, network, uncrop, landmarks, pose, "
+             "no dense output; video: the `prnet video` tracking path at 640x480, no drawing):")
+    head = (f"  {'backend':<12} {'e2e/face':>9} {'lmk+pose/face':>14} {'network b1':>11} "
+            f"{'detect':>8} {'video fps':>10}")
+    lines = ["", title, head]
+
+    def cell(v: Any, width: int, fmt: str = ".2f") -> str:
+        return f"{v:{width}{fmt}}" if isinstance(v, (int, float)) else f"{'-':>{width}}"
+
+    for b, r in per.items():
+        lines.append(f"  {b:<12} {cell(r.get('e2e_ms_per_face'), 9)} "
+                     f"{cell(r.get('landmarks_pose_ms_per_face'), 14)} "
+                     f"{cell(r.get('network_ms_b1'), 11)} {cell(r.get('detect_ms'), 8)} "
+                     f"{cell(r.get('video_fps_640x480'), 10, '.1f')}")
+    if teacher:
+        lines.append(f"  {'teacher net':<12} {cell(teacher.get('e2e_ms_per_face_swapped'), 9)} "
+                     f"{'-':>14} {cell(teacher.get('network_ms_b1'), 11)} {'-':>8} {'-':>10}"
+                     "   (3DDFA_V2 network in place of ours, torch)")
+    return lines
 
 
 def format_bench(result: dict[str, Any]) -> str:
@@ -442,6 +501,7 @@ def format_bench(result: dict[str, Any]) -> str:
     lines.append(f"  {'end to end':<20} {result['e2e_ms_per_face']:9.2f} "
                  f"{pipe.get('e2e_ms_per_face_min', float('nan')):9.2f}   "
                  f"({result['e2e_faces_per_s']:.1f} faces/s)")
+    lines += _backend_table(result)
     lines.append("")
     backend = result.get("backend", "torch")
     lines.append(f"Network ({result['model']}, {backend}): batch-1 latency "

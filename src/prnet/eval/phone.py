@@ -3,9 +3,10 @@
 :func:`make_phone_photo` builds a test photo at run time (the bundled sample's face, upscaled
 and tiled onto a large canvas, saved as JPEG q=92); :func:`bench_phone` runs
 ``python -m prnet reconstruct PHOTO --kpt`` and ``--all`` on 12-MP and 48-MP photos, each as a
-child process, and reports seconds per image and the child's peak resident memory (its
-``ru_maxrss`` from ``os.wait4``: the rusage of that one child, not of all children). Speed is
-given as a ratio to ``--kpt`` timed in the same run; nothing is asserted.
+child process, and reports seconds per image, the child's peak resident memory (its
+``ru_maxrss`` from ``os.wait4``: the rusage of that one child, not of all children) and the
+bytes it wrote. Speed is given as a ratio to ``--kpt`` timed in the same run; nothing is
+asserted.
 """
 
 from __future__ import annotations
@@ -59,11 +60,12 @@ def make_phone_photo(path: str | os.PathLike, megapixels: float, faces: int = 3,
     return w, h
 
 
-def run_child(args: Sequence[str]) -> tuple[float, float, int]:
+def run_child(args: Sequence[str]) -> tuple[float, float, int, float]:
     """Run ``python -m prnet ARGS`` as a child process.
 
     Returns:
-        (wall seconds, peak resident memory of the child in MiB, exit status).
+        (wall seconds, peak resident memory of the child in MiB, exit status, CPU seconds of
+        the child: user + system, which a busy machine inflates far less than wall time).
     """
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "prnet", *args], stdout=subprocess.DEVNULL,
@@ -72,12 +74,13 @@ def run_child(args: Sequence[str]) -> tuple[float, float, int]:
     secs = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     kib = usage.ru_maxrss if sys.platform != "darwin" else usage.ru_maxrss / 1024
-    return secs, kib / 1024.0, proc.returncode
+    return secs, kib / 1024.0, proc.returncode, usage.ru_utime + usage.ru_stime
 
 
 def bench_phone(sizes: Sequence[float] = PHONE_SIZES, outputs: Sequence[str] = ("kpt", "all"),
                 repeats: int = 1, faces: int = 3, extra: Sequence[str] = (),
-                log: Callable[[str], None] | None = None) -> dict[str, Any]:
+                log: Callable[[str], None] | None = None,
+                threads: int | None = None) -> dict[str, Any]:
     """Time ``prnet reconstruct`` on phone photos made in a temporary folder.
 
     Args:
@@ -87,10 +90,13 @@ def bench_phone(sizes: Sequence[float] = PHONE_SIZES, outputs: Sequence[str] = (
         repeats: runs per (photo, outputs); the median time and the largest peak are kept.
         faces: faces per photo.
         extra: more arguments for ``prnet reconstruct`` (e.g. ``["--device", "cpu"]``).
+        threads: ``prnet --threads N`` for each run (default: torch's choice).
 
     Returns:
-        ``{"method": how memory was measured, "cases": [{"megapixels", "width", "height",
-        "faces", "outputs", "seconds_per_image", "peak_rss_mb", "ratio", "exit_status"}]}``.
+        ``{"method": how memory was measured, "threads", "cases": [{"megapixels", "width", "height",
+        "faces", "outputs", "seconds_per_image", "peak_rss_mb", "ratio",
+        "cpu_seconds_per_image", "cpu_ratio", "exit_status",
+        "bytes_written", "files_written"}]}`` (bytes and files of the last run's folder).
 
     Raises:
         PRNetError: a run failed.
@@ -98,44 +104,56 @@ def bench_phone(sizes: Sequence[float] = PHONE_SIZES, outputs: Sequence[str] = (
     if repeats < 1 or not outputs:
         raise PRNetError(f"phone bench: repeats >= 1 and some outputs, got {repeats}, {outputs}")
     say = log or (lambda _msg: None)
+    glob = [] if threads is None else ["--threads", str(int(threads))]
     cases = []
     with tempfile.TemporaryDirectory(prefix="prnet_phone_") as tmp:
         for mp in sizes:
             photo = Path(tmp) / f"phone_{mp:g}mp.jpg"
             w, h = make_phone_photo(photo, mp, faces)
-            base = None
+            base = cpu_base = None
             for name in outputs:
-                times, peaks = [], []
+                times, peaks, cpus = [], [], []
                 for r in range(repeats):
                     say(f"phone: {w}x{h} ({mp:g} MP), --{name}, run {r + 1}/{repeats}")
                     out = Path(tmp) / f"out_{mp:g}_{name}_{r}"
-                    secs, peak, status = run_child(["reconstruct", str(photo), f"--{name}",
-                                                    "-q", "-o", str(out), *extra])
+                    secs, peak, status, cpu = run_child([*glob, "reconstruct", str(photo),
+                                                    f"--{name}", "-q", "-o", str(out), *extra])
                     if status != 0:
                         raise PRNetError(f"phone bench: prnet reconstruct --{name} on {w}x{h} "
                                          f"exited with status {status}")
                     times.append(secs)
                     peaks.append(peak)
+                    cpus.append(cpu)
+                    written = [f for f in out.rglob("*") if f.is_file()]
                 t = sorted(times)[len(times) // 2]
-                base = t if base is None else base
+                c = sorted(cpus)[len(cpus) // 2]
+                base, cpu_base = (t, c) if base is None else (base, cpu_base)
                 cases.append({"megapixels": mp, "width": w, "height": h, "faces": faces,
                               "outputs": name, "seconds_per_image": round(t, 3),
                               "peak_rss_mb": round(max(peaks), 1), "ratio": round(t / base, 2),
-                              "exit_status": status})
-    return {"method": "each run is a child process `python -m prnet reconstruct PHOTO --FLAG`; "
+                              "cpu_seconds_per_image": round(c, 3),
+                              "cpu_ratio": round(c / cpu_base, 2), "exit_status": status,
+                              "bytes_written": sum(f.stat().st_size for f in written),
+                              "files_written": len(written)})
+    return {"method": "each run is a child process `python -m prnet [--threads N] reconstruct "
+                      "PHOTO --FLAG`; "
                       "seconds: its wall time (start-up and model loading included); peak RSS: "
                       "its ru_maxrss from os.wait4; ratio: seconds / the first output's seconds "
-                      "on the same photo in the same run",
-            "cases": cases}
+                      "on the same photo in the same run; cpu seconds: its ru_utime + ru_stime "
+                      "(cpu_ratio as ratio); bytes: the files it wrote",
+            "threads": threads, "cases": cases}
 
 
 def format_phone(result: dict[str, Any]) -> str:
     """A plain-text table of :func:`bench_phone`'s result."""
     header = (f"  {'photo':<22} {'faces':>5} {'outputs':<8} {'s/image':>8} {'ratio':>6} "
-              f"{'peak RSS MB':>12}")
+              f"{'CPU s':>7} {'ratio':>6} {'peak RSS MB':>12} {'MB written':>11} {'files':>6}")
     lines = ["Phone photos (prnet reconstruct as a child process; peak RSS of the child):", header]
     for c in result["cases"]:
         photo = f"{c['width']}x{c['height']} ({c['megapixels']:g} MP)"
         lines.append(f"  {photo:<22} {c['faces']:5d} {'--' + c['outputs']:<8} "
-                     f"{c['seconds_per_image']:8.2f} {c['ratio']:6.2f} {c['peak_rss_mb']:12.1f}")
+                     f"{c['seconds_per_image']:8.2f} {c['ratio']:6.2f} "
+                     f"{c['cpu_seconds_per_image']:7.2f} {c['cpu_ratio']:6.2f} "
+                     f"{c['peak_rss_mb']:12.1f} {c['bytes_written'] / 1e6:11.2f} "
+                     f"{c['files_written']:6d}")
     return "\n".join(lines) + "\n"

@@ -30,6 +30,7 @@ from prnet.errors import InputShapeError, PRNetError
 
 __all__ = [
     "Pose",
+    "PoseTemplate",
     "angles_to_matrix",
     "estimate_pose",
     "image_camera",
@@ -103,6 +104,13 @@ def similarity_fit(
         raise PRNetError("src: points (with non-zero weight) collapse to a single point")
 
     cov = (xd * w[:, None]).T @ xs  # (3, 3) Σ w·xd·xsᵀ
+    return _similarity_from_moments(cov, var_s, mu_s, mu_d, with_scale)
+
+
+def _similarity_from_moments(cov: np.ndarray, var_s: float, mu_s: np.ndarray, mu_d: np.ndarray,
+                             with_scale: bool = True) -> tuple[float, np.ndarray, np.ndarray]:
+    """Umeyama's closed form from the weighted moments: cross-covariance ``cov`` (3, 3)
+    Σ w·(dst − μd)(src − μs)ᵀ, source variance ``var_s`` and both means."""
     u, d, vt = np.linalg.svd(cov)
     sign = np.ones(3)
     if np.linalg.det(u) * np.linalg.det(vt) < 0:
@@ -235,7 +243,11 @@ def estimate_pose(
         InputShapeError, PRNetError: as :func:`similarity_fit`.
     """
     observed = _as_points("vertices_img", vertices_img) * _FLIP_Y
-    scale, rot, trans = similarity_fit(canonical, observed, weights)
+    return _pose(*similarity_fit(canonical, observed, weights))
+
+
+def _pose(scale: float, rot: np.ndarray, trans: np.ndarray) -> Pose:
+    """The :class:`Pose` of a similarity (y-up image frame)."""
     pitch, yaw, roll = np.degrees(matrix_to_angles(rot))
     camera = np.concatenate([scale * rot, trans[:, None]], axis=1)
     return Pose(
@@ -247,3 +259,60 @@ def estimate_pose(
         translation=_readonly(trans),
         camera_matrix=_readonly(camera),
     )
+
+
+@dataclass(frozen=True, eq=False)
+class PoseTemplate:
+    """A canonical point set prepared once for many :func:`estimate_pose` fits with equal
+    weights (e.g. a UV layout's face vertices): the same pose (to float rounding), without
+    re-centring, re-checking or copying the canonical side per face.
+
+    With the canonical points centred, Σ (x − μx)(c − μc)ᵀ = Σ x (c − μc)ᵀ, so a fit costs one
+    (3, N) × (N, 3) product and a 3×3 SVD.
+
+    Attributes:
+        mean: (3,) mean of the canonical points.
+        centred: (N, 3) float64 canonical points minus their mean.
+        var: mean squared distance of the canonical points from their mean.
+    """
+
+    mean: np.ndarray
+    centred: np.ndarray
+    var: float
+
+    @classmethod
+    def of(cls, canonical: ArrayLike) -> PoseTemplate:
+        """The template of (N, 3) canonical points (3DMM frame, y up), N ≥ 3.
+
+        Raises:
+            InputShapeError, PRNetError: as :func:`similarity_fit`.
+        """
+        c = _as_points("canonical", canonical)
+        if c.shape[0] < 3:
+            raise InputShapeError(f"canonical: need at least 3 points, got {c.shape[0]}")
+        mean = c.mean(0)
+        centred = c - mean
+        var = float(np.einsum("ij,ij->", centred, centred) / c.shape[0])
+        if var <= 1e-12 * max(1.0, float(np.abs(c).max())) ** 2:
+            raise PRNetError("canonical: points collapse to a single point")
+        return cls(_readonly(mean), _readonly(centred), var)
+
+    def fit(self, vertices_img: ArrayLike) -> Pose:
+        """:func:`estimate_pose` of (N, 3) observed vertices (image coordinates) against the
+        template's canonical points, equal weights.
+
+        Raises:
+            InputShapeError: not (N, 3) with the template's N. PRNetError: NaN or inf.
+        """
+        x = np.asarray(vertices_img)
+        if x.shape != self.centred.shape:
+            raise InputShapeError(f"vertices_img: expected shape {self.centred.shape}, got "
+                                  f"{x.shape}")
+        n = x.shape[0]
+        xt = x.T.astype(np.float64)  # (3, N)
+        mu = xt.sum(1) / n
+        cov = (xt @ self.centred) / n  # Σ x·(c − μc)ᵀ / N, image frame
+        if not (np.isfinite(mu).all() and np.isfinite(cov).all()):
+            raise PRNetError("vertices_img: contains NaN or inf")
+        cov = cov * _FLIP_Y[:, None]  # rows to the y-up frame
+        return _pose(*_similarity_from_moments(cov, self.var, self.mean, mu * _FLIP_Y))

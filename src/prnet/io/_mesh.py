@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import threading
-from functools import lru_cache
+from collections.abc import Sequence
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -75,15 +76,16 @@ def format_rows(row_format: str, values: np.ndarray) -> str:
     return (row_format * values.shape[0]) % tuple(values.ravel().tolist())
 
 
-# --------------------------------------------------------------------------- fast "%.6f" rows
+# --------------------------------------------------------------------------- fast "%.Nf" rows
 #
-# ``"%.6f" % x`` prints the exact binary value of ``x`` rounded half-to-even to 6 decimals
-# (Python's float formatting is correctly rounded). ``format_f6_rows`` produces the same bytes
-# for whole arrays with NumPy: the micro-unit integer ``round_half_even(x * 10**6)`` of the
-# exact product, its digits looked up four bytes (one uint32) at a time in small tables, laid
-# out in one word matrix per line, and the NUL padding before short numbers deleted.
+# ``"%.2f" % x`` prints the exact binary value of ``x`` rounded half-to-even to 2 decimals
+# (Python's float formatting is correctly rounded). ``format_fixed_rows`` produces the same bytes
+# for whole arrays with NumPy: the integer ``round_half_even(x * 10**d)`` of the exact product,
+# its digits looked up four bytes (one uint32) at a time in small tables, laid out in one word
+# matrix per line, and the NUL padding before short numbers deleted.
 
-_F6_LIMIT = 1e9  #: |x| below this: micro-units < 2**50, every float step below is exact
+_F6_LIMIT = 1e9  #: |x| below this: units (at most 10**6 a unit) < 2**50, every float step exact
+MAX_DECIMALS = 6  #: the most decimals :func:`format_fixed_rows` writes
 
 
 def _words(texts: list[str]) -> np.ndarray:
@@ -95,35 +97,45 @@ def _words(texts: list[str]) -> np.ndarray:
 @lru_cache(maxsize=1)
 def _tables() -> dict[str, np.ndarray]:
     """Digit tables: ``d4`` "0042", ``lead`` "\\0\\042" then "\\0-42" (+10000: negative,
-    < 1000 only), ``hi`` ".042", ``lo`` "042 ", ``nl`` "042\\n"."""
+    < 1000 only)."""
     return {
         "d4": _words([f"{i:04d}" for i in range(10000)]),
         "lead": _words([str(i) for i in range(10000)] + [f"-{i}"[:4] for i in range(10000)]),
-        "hi": _words([f".{i:03d}" for i in range(1000)]),
-        "lo": _words([f"{i:03d} " for i in range(1000)]),
-        "nl": _words([f"{i:03d}\n" for i in range(1000)]),
         "minus": _words(["-"]),
     }
 
 
-def _micro_units(a: np.ndarray) -> np.ndarray:
-    """``round_half_even(a * 10**6)`` of the *exact* product, as integer-valued float64, for
-    ``0 <= a < _F6_LIMIT`` (magnitudes: the sign is printed separately)."""
-    p = a * 1e6
+@cache
+def _fraction_tables(decimals: int, end: str) -> tuple[np.ndarray, np.ndarray]:
+    """The two words of a ``decimals``-digit fraction followed by ``end``: the point and the
+    first (up to) three digits (".042", "\\0.04"), then the other digits and ``end``
+    ("042 ", "\\0\\0\\0\\n")."""
+    first = min(decimals, 3)
+    rest = decimals - first
+    return (_words([f".{i:0{first}d}" for i in range(10 ** first)]),
+            _words([f"{i:0{rest}d}"[:rest] + end for i in range(10 ** rest)]))
+
+
+def _units(a: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``round_half_even(a * scale)`` of the *exact* product, as integer-valued float64, for
+    ``0 <= a < _F6_LIMIT`` (magnitudes: the sign is printed separately) and ``scale`` a power
+    of ten up to ``10**6`` (broadcast over the last axis)."""
+    p = a * scale
     n = np.rint(p)
     # Only a half-integer p can be rounded the wrong way (the exact product may lie just
     # beside it): there, Dekker's two-product gives the product's exact error ``err``.
     half = np.flatnonzero(np.abs(p - n) == 0.5)
     if half.size:
         xs, ps = a.flat[half], p.flat[half]
+        s = np.broadcast_to(scale, a.shape).flat[half]
         c = xs * 134217729.0  # Veltkamp split: xs = hi + lo, 26 significant bits each
         hi = c - (c - xs)
-        err = (hi * 1e6 - ps) + (xs - hi) * 1e6  # exact: xs * 10**6 == ps + err
+        err = (hi * s - ps) + (xs - hi) * s  # exact: xs * s == ps + err
         n.flat[half] = np.where(err == 0.0, n.flat[half], ps + 0.5 * np.sign(err))
     return n
 
 
-def _split(n: np.ndarray, unit: float) -> tuple[np.ndarray, np.ndarray]:
+def _split(n: np.ndarray, unit: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``divmod(n, unit)`` of non-negative integer-valued floats below 2**50, exactly
     (the quotient's rounding error is far below the 1/unit gap to the next integer)."""
     q = np.floor(n / unit)
@@ -164,23 +176,32 @@ def _digits(m: float) -> int:
     return len(str(int(m)))
 
 
-def format_f6_rows(prefix: str, values: np.ndarray) -> bytes:
-    """``(prefix + " ".join(["%.6f"] * K) + "\\n") % row`` for every row of a (N, K) array,
+def _column_decimals(decimals: int | Sequence[int], k: int) -> tuple[int, ...]:
+    d = (int(decimals),) * k if np.ndim(decimals) == 0 else tuple(int(x) for x in decimals)
+    if len(d) != k or not all(1 <= x <= MAX_DECIMALS for x in d):
+        raise InputShapeError(f"decimals must be {k} values in 1..{MAX_DECIMALS}, got {decimals}")
+    return d
+
+
+def format_fixed_rows(prefix: str, values: np.ndarray, decimals: int | Sequence[int] = 6) -> bytes:
+    """``(prefix + " ".join(["%.{d}f"] * K) + "\\n") % row`` for every row of a (N, K) array,
     concatenated and ASCII-encoded: the same bytes, several times faster for large arrays.
 
-    Arrays with non-finite values or ``|x| >= 1e9`` are formatted with ``%`` itself.
-    ``prefix`` must not contain NUL characters.
+    ``decimals``: 1..6 digits after the point, one number or one per column. Arrays with
+    non-finite values or ``|x| >= 1e9`` are formatted with ``%`` itself. ``prefix`` must not
+    contain NUL characters.
     """
     v = np.asarray(values, dtype=np.float64)
     n_rows, k = v.shape
+    dec = _column_decimals(decimals, k)
     if n_rows == 0:
         return b""
     if k == 0 or not (np.isfinite(v).all() and np.abs(v).max() < _F6_LIMIT):
-        fmt = prefix + " ".join(["%.6f"] * k) + "\n"
+        fmt = prefix + " ".join(f"%.{d}f" for d in dec) + "\n"
         return format_rows(fmt, v).encode("ascii")
-    t = _tables()
+    scale = 10.0 ** np.array(dec, np.float64)
     neg = np.signbit(v)
-    ipart, frac = _split(_micro_units(np.abs(v)), 1e6)
+    ipart, frac = _split(_units(np.abs(v), scale), scale)
     width = _digits(ipart.max())  # sign + digits of the widest number
     if neg.any():
         width = max(width, 1 + _digits(np.where(neg, ipart, 0.0).max()))
@@ -191,11 +212,17 @@ def format_f6_rows(prefix: str, values: np.ndarray) -> bytes:
     line[:, :head.size] = head
     body = line[:, head.size:].reshape(n_rows, k, groups + 2)
     body[:, :, :groups] = _integer_words(ipart, neg, groups)
-    hi, lo = (f.astype(np.intp) for f in _split(frac, 1000.0))
-    body[:, :, groups] = t["hi"][hi]
-    body[:, :-1, groups + 1] = t["lo"][lo[:, :-1]]
-    body[:, -1, groups + 1] = t["nl"][lo[:, -1]]
+    for j, d in enumerate(dec):  # a few columns: each its own digit tables
+        first, rest = _fraction_tables(d, "\n" if j == k - 1 else " ")
+        hi, lo = (f.astype(np.intp) for f in _split(frac[:, j], 10.0 ** (d - min(d, 3))))
+        body[:, j, groups] = first[hi]
+        body[:, j, groups + 1] = rest[lo]
     return line.tobytes().translate(None, b"\0")
+
+
+def format_f6_rows(prefix: str, values: np.ndarray) -> bytes:
+    """:func:`format_fixed_rows` with 6 decimals (``"%.6f"``)."""
+    return format_fixed_rows(prefix, values, 6)
 
 
 # --------------------------------------------------------------------------- texture PNG

@@ -15,7 +15,7 @@ from prnet.io._atomic import atomic_open
 from prnet.io._mesh import (
     check_mesh,
     colors_unit,
-    format_f6_rows,
+    format_fixed_rows,
     format_rows,
     is_rgb8,
     png_bytes,
@@ -69,6 +69,9 @@ def write_obj(
     image_height: int | None = None,
     *,
     texture_size: tuple[int, int] | None = None,
+    decimals: int = 6,
+    color_decimals: int = 6,
+    uv_decimals: int = 6,
 ) -> Path:
     """Write a triangle mesh as OBJ (atomically), in viewer orientation.
 
@@ -91,6 +94,8 @@ def write_obj(
         flip_y: flip y to viewer orientation (see above).
         image_height: height of the image the vertices live in (for the flip).
         texture_size: (Ht, Wt) used to normalise ``uv`` when no ``texture`` is given.
+        decimals, color_decimals, uv_decimals: digits after the point (1..6) of the
+            coordinates, the colours and the ``vt`` values (half-even rounding, as ``%.Nf``).
 
     Returns:
         The path of the OBJ file.
@@ -129,9 +134,13 @@ def write_obj(
     tex_name = f"{out.stem}_texture.png"
     if texture is not None:
         parts.append(f"mtllib {mtl_name}\n".encode())
-    parts.append(format_f6_rows("v ", v if col is None else np.hstack([v, col])))
+    if col is None:
+        parts.append(format_fixed_rows("v ", v, decimals))
+    else:
+        parts.append(format_fixed_rows("v ", np.hstack([v, col]),
+                                       (decimals,) * 3 + (color_decimals,) * 3))
     if vt is not None:
-        parts.append(format_f6_rows("vt ", vt))
+        parts.append(format_fixed_rows("vt ", vt, uv_decimals))
     if texture is not None:
         parts.append(f"usemtl {_MATERIAL}\n".encode())
     parts.append(_face_lines(tri, vt is not None))

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from prnet.io import write_obj
 from prnet.outputs._files import named
+from prnet.outputs.encode import OBJ_COLOR_DECIMALS, OBJ_PIXEL_DECIMALS
 
 if TYPE_CHECKING:
     from prnet.outputs.options import ExportOptions
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
 
 
 def write(face: FaceResult, base: Path, options: ExportOptions) -> list[Path]:
-    """Write ``<base>.obj`` (``v x y z r g b``; y flipped with the image height)."""
+    """Write ``<base>.obj`` (``v x y z r g b``; y flipped with the image height; decimals:
+    :mod:`prnet.outputs.encode`)."""
     return [write_obj(named(base, ".obj"), face.vertices, face.triangles, colors=face.colors,
-                      image_height=face.image_shape[0])]
+                      image_height=face.image_shape[0], decimals=OBJ_PIXEL_DECIMALS,
+                      color_decimals=OBJ_COLOR_DECIMALS)]

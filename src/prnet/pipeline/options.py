@@ -14,8 +14,8 @@ from prnet.models.precision import PRECISIONS
 #: Test-time augmentation modes: network passes per face 1, 2 and 10.
 TTA_MODES = ("off", "flip", "shift")
 
-#: Stage-4 backends: torch (default), onnxruntime (CPU, fp32; ``pip install "prnet[onnx]"``),
-#: auto (onnxruntime when installed and the run is fp32 on the CPU, else torch).
+#: Stage-4 backends: torch, onnxruntime (CPU, fp32; ``pip install "prnet[onnx]"``), auto (the
+#: default: onnxruntime when installed and the run is fp32 on the CPU, else torch).
 BACKENDS = ("torch", "onnxruntime", "auto")
 
 
@@ -53,7 +53,8 @@ class ModelOptions:
         backend: stage-4 runtime, one of :data:`BACKENDS` (see
             :mod:`prnet.pipeline.onnx_backend`).
         onnx: an ONNX file (from ``prnet export onnx``) to run instead of exporting the network
-            into the cache; implies ``backend="onnxruntime"`` when the backend is "torch".
+            into the cache; implies ``backend="onnxruntime"`` (unless that is "onnxruntime"
+            already).
 
     Raises:
         PRNetError: a value of the wrong kind (checked here, before anything is loaded).
@@ -69,7 +70,7 @@ class ModelOptions:
     refine: bool = False
     tta: str = "off"
     precision: str = "fp32"
-    backend: str = "torch"
+    backend: str = "auto"
     onnx: str | os.PathLike | None = None
 
     def __post_init__(self) -> None:
@@ -94,7 +95,7 @@ class ModelOptions:
                 raise WeightsError(f"onnx must be a file path, got {self.onnx!r}")
             if not os.path.isfile(self.onnx):
                 raise WeightsError(f"ONNX file not found: {self.onnx}")
-            if self.backend == "torch":
+            if self.backend in ("torch", "auto"):
                 object.__setattr__(self, "backend", "onnxruntime")
 
     def replace(self, **changes: Any) -> ModelOptions:

@@ -6,7 +6,9 @@ test-time augmentation (TTA) mode.
   map with the mirrored map of its mirror image).
 * :func:`uncrop_maps` maps crop-space points back to the image and averages the views of a face.
 
-This is the only place where network output is mapped back to the image.
+This is the only place where network output is mapped back to the image on the host;
+:mod:`prnet.pipeline.device_post` mirrors :func:`uncrop_maps` in torch for the GPU path (tested
+to give the same numbers).
 """
 
 from __future__ import annotations
@@ -124,6 +126,12 @@ class PosmapNetwork:
 
     def forward(self, x: torch.Tensor) -> np.ndarray:
         """One forward pass of a (B, 3, 256, 256) input → (B, 256, 256, 3) float32 maps."""
+        return self.forward_tensor(x).cpu().numpy()
+
+    @torch.inference_mode()
+    def forward_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` leaving the (B, 256, 256, 3) float32 maps on the device (the GPU
+        path: :class:`prnet.pipeline.device_post.DevicePost` takes them from there)."""
         with autocast(self.device, self.precision):
             y = self.net(x)
-        return y.float().permute(0, 2, 3, 1).cpu().numpy()
+        return y.float().permute(0, 2, 3, 1)

@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 
 from prnet.geometry.frontalize import frontalize
-from prnet.geometry.pose import Pose, estimate_pose
+from prnet.geometry.pose import Pose
 from prnet.pipeline.plan import FacePlan
 from prnet.render import Raster, sample_bilinear
 from prnet.render.region import (
@@ -135,8 +135,10 @@ class FaceResult:
 
     @cached_property
     def pose(self) -> Pose:
-        """Head pose from a similarity fit of all vertices to the canonical face."""
-        return estimate_pose(self.vertices, self.layout.canonical)
+        """Head pose from a similarity fit of all vertices to the canonical face
+        (:func:`~prnet.geometry.pose.estimate_pose` through the layout's prepared
+        :class:`~prnet.geometry.pose.PoseTemplate`: the same fit, one 3×N product per face)."""
+        return self.layout.pose_template.fit(self.vertices)
 
     @cached_property
     def frontal_vertices(self) -> np.ndarray:

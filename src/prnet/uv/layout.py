@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from prnet.errors import InputShapeError
+from prnet.geometry.pose import PoseTemplate
 
 RES = 256
 
@@ -64,6 +65,11 @@ class UVLayout:
     def face_uv(self) -> np.ndarray:
         """(N, 2) float32 texel (u, v) of each face vertex."""
         return np.stack([self.face_index % RES, self.face_index // RES], 1).astype(np.float32)
+
+    @cached_property
+    def pose_template(self) -> PoseTemplate:
+        """The canonical face vertices prepared once for pose fits (:class:`PoseTemplate`)."""
+        return PoseTemplate.of(self.canonical)
 
     @property
     def head_centre(self) -> np.ndarray:
