@@ -11,7 +11,8 @@ import sys
 from prnet.errors import PRNetError
 
 # module (under prnet.cli) → the sub-commands it registers
-COMMAND_MODULES = ["reconstruct", "info", "evaluate", "bench", "apps", "train", "bfm", "export"]
+COMMAND_MODULES = ["reconstruct", "info", "evaluate", "bench", "apps", "train", "bfm", "export",
+                   "serve"]
 
 
 def build_parser() -> argparse.ArgumentParser:
