@@ -93,9 +93,9 @@ export async function reconstructFile(image, format, face, stem = "face") {
     method: "POST",
     body: form({ image }),
   });
-  const type = res.headers.get("content-type") || "";
-  const ext = type.includes("zip") ? "zip" : format;
-  return { blob: await res.blob(), name: fileName(res, `${stem}_${face}.${ext}`) };
+  // named after the photo, with the ending the server gives (e.g. `.obj`, `.zip`)
+  const ext = /\.([A-Za-z0-9]+)$/.exec(fileName(res, ""))?.[1] || format;
+  return { blob: await res.blob(), name: `${stem}_${face}.${ext}` };
 }
 
 /** `POST /v1/swap?mode=face|eyes`: the PNG of `source` with the face of `reference`. */

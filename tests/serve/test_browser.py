@@ -1,0 +1,260 @@
+"""The web viewer (``GET /`` of ``prnet serve``) in a real headless Chromium against a real
+server process: the demo face in 3D, orbit controls, uploads, downloads, errors, face swap, and
+no request leaving the server's origin.
+
+Needs Chromium and Playwright (the ``chromium`` fixture skips without them) and the ``serve``
+extra. A screenshot of ``/?demo=1`` is kept in ``$PRNET_TEST_ARTIFACTS`` (default
+``tests/artifacts/``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from live_server import REPO, running_server, wait_for_state
+from PIL import Image
+
+pytest.importorskip("fastapi", reason="prnet serve needs the serve extra: pip install -e .[serve]")
+pytest.importorskip("uvicorn", reason="prnet serve needs the serve extra: pip install -e .[serve]")
+
+ARTIFACTS = Path(os.environ.get("PRNET_TEST_ARTIFACTS", REPO / "tests" / "artifacts"))
+SAMPLE = REPO / "src" / "prnet" / "assets" / "astronaut.jpg"
+VIEWPORT = {"width": 1280, "height": 860}
+
+
+@pytest.fixture(scope="module")
+def server() -> str:
+    with running_server() as url:
+        yield url
+
+
+class Watched:
+    """A page whose console errors, uncaught exceptions and requests are recorded."""
+
+    def __init__(self, page, origin: str) -> None:
+        self.page, self.origin = page, origin
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+        page.on("request", lambda r: self.requests.append(r.url))
+
+    def foreign_requests(self) -> list[str]:
+        own = (f"{self.origin}/", f"blob:{self.origin}/", "data:")
+        return [u for u in self.requests if not u.startswith(own)]
+
+    def check(self, allowed_errors: tuple[str, ...] = ()) -> None:
+        """No console error (but those containing one of ``allowed_errors``), no request
+        outside the server's origin."""
+        errors = [e for e in self.errors if not any(a in e for a in allowed_errors)]
+        assert not errors, f"console errors: {errors}"
+        assert self.requests, "no request recorded"
+        assert not self.foreign_requests(), f"requests off the server: {self.foreign_requests()}"
+
+
+@pytest.fixture
+def viewer(chromium, server):
+    context = chromium.new_context(viewport=VIEWPORT, accept_downloads=True)
+    page = context.new_page()
+    try:
+        yield Watched(page, server)
+    finally:
+        context.close()
+
+
+def canvas_pixels(page, selector: str = "#mesh-canvas") -> np.ndarray:
+    """(H, W, 3) int RGB screenshot of one element."""
+    png = page.locator(selector).screenshot()
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+
+
+def changed(a: np.ndarray, b: np.ndarray) -> float:
+    """Fraction of pixels that differ by more than 8 levels in some channel."""
+    return float(np.mean(np.abs(a - b).max(axis=2) > 8))
+
+
+def two_face_photo(tmp_path: Path) -> Path:
+    """The sample photo next to its mirror image: two faces, one per half."""
+    img = np.asarray(Image.open(SAMPLE).convert("RGB"))
+    path = tmp_path / "two_faces.png"
+    Image.fromarray(np.concatenate([img, img[:, ::-1]], axis=1)).save(path)
+    return path
+
+
+def test_demo_shows_a_textured_mesh_that_orbits_and_resets(viewer, server):
+    page = viewer.page
+    page.goto(f"{server}/?demo=1")
+    wait_for_state(page)
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "viewer_demo.png"))
+
+    assert page.text_content("#landmark-count") == "68"
+    assert page.text_content("#face-count") == "1"
+    assert page.locator("#error").is_hidden()
+    for angle in ("yaw", "pitch", "roll"):
+        assert page.text_content(f"#pose-{angle}").endswith("°")
+
+    front = canvas_pixels(page)
+    # not blank: the face covers a good part of the view, in many colours
+    background = np.median(front.reshape(-1, 3), axis=0)
+    face = np.abs(front - background).max(axis=2) > 24
+    assert 0.1 < face.mean() < 0.9, face.mean()
+    assert front[face].std() > 15
+
+    box = page.locator("#mesh-canvas").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    page.mouse.move(cx + 150, cy + 40, steps=8)
+    page.mouse.up()
+    turned = canvas_pixels(page)
+    assert changed(front, turned) > 0.05
+
+    page.click("#reset-view")
+    assert changed(front, canvas_pixels(page)) < 0.01
+
+    page.uncheck("#toggle-texture")
+    grey = canvas_pixels(page)
+    assert changed(front, grey) > 0.05
+    assert grey[face].std(axis=1).mean() < front[face].std(axis=1).mean()  # less colourful
+    page.check("#toggle-wireframe")
+    assert changed(grey, canvas_pixels(page)) > 0.05
+    page.uncheck("#toggle-wireframe")
+    page.check("#toggle-texture")
+    assert changed(front, canvas_pixels(page)) < 0.01
+    viewer.check()
+
+
+def test_upload_draws_68_landmarks_per_face_and_switches_faces(viewer, server, tmp_path):
+    page = viewer.page
+    page.goto(server)
+    page.set_input_files("#file-input", str(two_face_photo(tmp_path)))
+    wait_for_state(page)
+
+    assert page.text_content("#face-count") == "2"
+    assert page.text_content("#landmark-count") == str(2 * 68)
+    first = canvas_pixels(page)
+    photo = canvas_pixels(page, "#photo-canvas")
+    assert photo.std() > 20
+
+    page.select_option("#face-select", "1")
+    wait_for_state(page)
+    # the mirrored face: a different mesh on screen
+    assert changed(first, canvas_pixels(page)) > 0.05
+    viewer.check()
+
+
+def test_downloads_are_the_selected_face(viewer, server, tmp_path):
+    page = viewer.page
+    page.goto(f"{server}/?demo=1")
+    wait_for_state(page)
+
+    with page.expect_download() as info:
+        page.click("#download-glb")
+    glb = tmp_path / info.value.suggested_filename
+    info.value.save_as(glb)
+    assert glb.suffix == ".glb"
+    data = glb.read_bytes()
+    magic, version, length = struct.unpack_from("<4sII", data)
+    assert (magic, version, length) == (b"glTF", 2, len(data))
+    chunk_len, chunk_type = struct.unpack_from("<I4s", data, 12)
+    assert chunk_type == b"JSON"
+    tree = json.loads(data[20:20 + chunk_len])
+    assert tree["images"] and tree["materials"][0]["pbrMetallicRoughness"]["baseColorTexture"]
+    trimesh = pytest.importorskip("trimesh")
+    mesh = trimesh.load(glb, file_type="glb", force="mesh")
+    assert len(mesh.vertices) > 10_000 and len(mesh.faces) > 10_000
+
+    with page.expect_download() as info:
+        page.click("#download-json")
+    record = json.loads(Path(info.value.path()).read_text())
+    assert record["schema"] == 1 and len(record["faces"]) == 1
+    assert np.asarray(record["faces"][0]["landmarks"]).shape == (68, 3)
+
+    for fmt, magic in (("obj", (b"PK", b"#", b"v ", b"mtllib")), ("ply", (b"PK", b"ply"))):
+        with page.expect_download() as info:
+            page.click(f"#download-{fmt}")
+        body = Path(info.value.path()).read_bytes()
+        assert body.startswith(magic), (fmt, body[:40])
+        assert info.value.suggested_filename.endswith((f".{fmt}", ".zip"))
+    assert page.locator("#error").is_hidden()
+    viewer.check()
+
+
+def test_an_api_error_is_one_line_in_the_page(viewer, server):
+    page = viewer.page
+    page.goto(server)
+    page.set_input_files("#file-input", files=[{
+        "name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a photo\nat all\n"}])
+    wait_for_state(page, ("error",))
+
+    error = page.locator("#error")
+    assert error.is_visible()
+    text = error.text_content()
+    assert text.strip() and "\n" not in text
+    line_height = page.evaluate(
+        "() => parseFloat(getComputedStyle(document.getElementById('error')).lineHeight)")
+    assert error.bounding_box()["height"] < 2.5 * line_height
+    assert page.text_content("#landmark-count") == "0"
+    # the browser logs the refused request itself; nothing else may fail
+    viewer.check(allowed_errors=("Failed to load resource",))
+
+    page.click("#demo-button")  # the page recovers, and the error line goes
+    wait_for_state(page)
+    assert error.is_hidden()
+
+
+def test_swap_tab_makes_an_image(viewer, server, tmp_path):
+    page = viewer.page
+    page.goto(server)
+    page.click("#tab-swap")
+    assert page.locator("#panel-swap").is_visible()
+    assert page.locator("#panel-reconstruct").is_hidden()
+
+    img = Image.open(SAMPLE).convert("RGB")
+    reference = tmp_path / "mirrored.png"
+    img.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(reference)
+    page.set_input_files("#swap-source", str(SAMPLE))
+    page.set_input_files("#swap-reference", str(reference))
+    page.select_option("#swap-mode", "face")
+    page.click("#swap-run")
+    page.wait_for_function("() => ['ready', 'error'].includes(document.body.dataset.swapState)",
+                           timeout=180_000)
+    assert page.evaluate("document.body.dataset.swapState") == "ready", page.text_content("#error")
+    size = page.evaluate("() => { const i = document.getElementById('swap-result');"
+                         " return [i.naturalWidth, i.naturalHeight]; }")
+    assert size == list(img.size)
+
+    # the result is the source photo, changed on the face only
+    with page.expect_download() as info:
+        page.click("#swap-download")
+    out = np.asarray(Image.open(info.value.path()).convert("RGB"), np.int16)
+    diff = np.abs(out - np.asarray(img, np.int16)).max(axis=2) > 24
+    assert 0.002 < diff.mean() < 0.3, diff.mean()
+    viewer.check()
+
+
+def test_the_page_sends_the_api_key_of_its_url(chromium):
+    with running_server(("--api-key", "s3cret")) as url:
+        context = chromium.new_context(viewport=VIEWPORT)
+        try:
+            viewer = Watched(context.new_page(), url)
+            viewer.page.goto(f"{url}/?demo=1")  # no key: refused, in one line
+            wait_for_state(viewer.page, ("error",))
+            assert "X-API-Key" in viewer.page.text_content("#error")
+            viewer.check(allowed_errors=("Failed to load resource",))
+
+            viewer = Watched(context.new_page(), url)
+            viewer.page.goto(f"{url}/?demo=1&key=s3cret")
+            wait_for_state(viewer.page)
+            assert viewer.page.text_content("#landmark-count") == "68"
+            viewer.check()
+        finally:
+            context.close()
