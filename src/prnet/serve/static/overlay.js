@@ -31,9 +31,15 @@ export function drawOverlay(canvas, bitmap, result, selected) {
     ctx.lineWidth = unit * (thick ? 2.5 : 1.25);
     ctx.strokeStyle = color;
     ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
-    ctx.font = `${Math.round(12 * unit)}px sans-serif`;
+    ctx.font = `bold ${Math.round(12 * unit)}px sans-serif`;
+    const label = `#${face.index}  ${face.score.toFixed(2)}`;
+    const ly = Math.max(y0 - 5 * unit, 12 * unit);
+    ctx.lineWidth = 3 * unit;
+    ctx.strokeStyle = "rgba(0, 0, 0, 0.75)";
+    ctx.strokeText(label, x0, ly);
     ctx.fillStyle = color;
-    ctx.fillText(`#${face.index}  ${face.score.toFixed(2)}`, x0, Math.max(y0 - 4 * unit, 12 * unit));
+    ctx.fillText(label, x0, ly);
+    ctx.strokeStyle = color;
 
     const pts = face.landmarks;
     ctx.lineWidth = unit * 0.75;
@@ -54,7 +60,7 @@ export function drawOverlay(canvas, bitmap, result, selected) {
         ctx.fillStyle = color;
         ctx.fill();
       } else {
-        ctx.fillStyle = "#ffffff";  // hidden by the face itself: hollow
+        ctx.fillStyle = "#ffffff";  // hidden by the face itself: white, ringed in the face colour
         ctx.fill();
         ctx.stroke();
       }
