@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CHROMIUM, CHROMIUM_ARGS
 from live_server import REPO, running_server, wait_for_state
 from PIL import Image
 
@@ -258,3 +259,57 @@ def test_the_page_sends_the_api_key_of_its_url(chromium):
             viewer.check()
         finally:
             context.close()
+
+
+def test_a_dropped_photo_is_reconstructed(viewer, server):
+    page = viewer.page
+    page.goto(server)
+    transfer = page.evaluate_handle("""async () => {
+        const blob = await (await fetch('/v1/demo-image')).blob();
+        const data = new DataTransfer();
+        data.items.add(new File([blob], 'dropped.jpg', {type: 'image/jpeg'}));
+        return data;
+    }""")
+    page.dispatch_event("#drop-zone", "drop", {"dataTransfer": transfer})
+    wait_for_state(page)
+    assert page.text_content("#landmark-count") == "68"
+    with page.expect_download() as info:
+        page.click("#download-json")
+    assert info.value.suggested_filename == "dropped.json"
+    viewer.check()
+
+
+def y4m_video(path: Path, rgb: np.ndarray, frames: int = 3) -> Path:
+    """A still Y4M clip of ``rgb`` (Chromium's fake camera plays it in a loop)."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    i420 = cv2.cvtColor(np.ascontiguousarray(rgb[: h // 2 * 2, : w // 2 * 2]),
+                        cv2.COLOR_RGB2YUV_I420)
+    header = f"YUV4MPEG2 W{w // 2 * 2} H{h // 2 * 2} F30:1 Ip A1:1 C420jpeg\n".encode()
+    path.write_bytes(header + (b"FRAME\n" + i420.tobytes()) * frames)
+    return path
+
+
+def test_a_webcam_snapshot_is_reconstructed(chromium, server, tmp_path):
+    clip = y4m_video(tmp_path / "camera.y4m", np.asarray(Image.open(SAMPLE).convert("RGB")))
+    camera = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+              f"--use-file-for-fake-video-capture={clip}"]
+    # a second browser of the same Playwright, with a fake camera playing the sample photo
+    browser = chromium.browser_type.launch(executable_path=str(CHROMIUM),
+                                           args=CHROMIUM_ARGS + camera)
+    try:
+        viewer = Watched(browser.new_page(viewport=VIEWPORT), server)
+        page = viewer.page
+        page.goto(server)
+        page.click("#webcam-button")
+        page.wait_for_function(
+            "() => document.getElementById('webcam-video').videoWidth > 0", timeout=30_000)
+        page.click("#webcam-snap")
+        wait_for_state(page)
+        assert page.locator("#webcam").is_hidden()
+        assert page.text_content("#landmark-count") == "68"
+        assert page.text_content("#status").startswith("512×512")
+        viewer.check()
+    finally:
+        browser.close()
