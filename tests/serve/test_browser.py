@@ -152,6 +152,33 @@ def test_upload_draws_68_landmarks_per_face_and_switches_faces(viewer, server, t
     viewer.check()
 
 
+def test_an_exif_rotated_photo_and_a_photo_without_faces(viewer, server, tmp_path):
+    page = viewer.page
+    page.goto(server)
+    # stored on its side, EXIF orientation 6: shown (and reconstructed) upright, 512 × 400
+    upright = Image.open(SAMPLE).convert("RGB").crop((0, 0, 512, 400))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rotated = tmp_path / "rotated.jpg"
+    upright.transpose(Image.Transpose.ROTATE_90).save(rotated, exif=exif.tobytes())
+    page.set_input_files("#file-input", str(rotated))
+    wait_for_state(page)
+    assert page.text_content("#landmark-count") == "68"
+    assert page.get_attribute("#photo-canvas", "data-photo-size") == "512x400"
+    assert page.text_content("#status").startswith("512×400")
+
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (320, 240), (128, 128, 128)).save(blank)
+    page.set_input_files("#file-input", str(blank))
+    wait_for_state(page, ("no-face",))
+    assert page.text_content("#landmark-count") == "0"
+    assert page.text_content("#face-count") == "0"
+    assert page.locator("#error").is_hidden()
+    assert page.is_disabled("#download-glb") and page.is_enabled("#download-json")
+    assert canvas_pixels(page).std(axis=(0, 1)).max() < 1  # the previous face's mesh is gone
+    viewer.check()
+
+
 def test_downloads_are_the_selected_face(viewer, server, tmp_path):
     page = viewer.page
     page.goto(f"{server}/?demo=1")

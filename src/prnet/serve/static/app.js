@@ -88,6 +88,8 @@ function drawPhoto() {
   let drawn = 0;
   if (bitmap && result) drawn = drawOverlay($("photo-canvas"), bitmap, result, state.selected);
   $("landmark-count").textContent = drawn;
+  // as the browser decoded the photo (EXIF orientation applied): must be the server's size
+  $("photo-canvas").dataset.photoSize = bitmap ? `${bitmap.width}x${bitmap.height}` : "";
 }
 
 function fillFacePicker(faces) {
