@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from prnet.outputs.schema import image_record
 from prnet.serve.errors import ServiceError
@@ -70,13 +71,20 @@ async def reconstruct(
     service.metrics.add_faces(len(faces))
     if format == "json":
         chosen = faces if face is None else [pick_face(faces, face)]
-        return JSONResponse(image_record(chosen, image_shape=img.shape[:2]))
+        body = await runner.cpu(_record_json, chosen, img.shape[:2])
+        return Response(body, media_type="application/json")
     if format == "zip":
         body = await runner.cpu(zip_outputs, faces, img.shape[:2], options)
         return _attachment(body, "application/zip", "image.zip")
     chosen = pick_face(faces, 0 if face is None else face)
     body, media_type, name = await runner.cpu(face_file, chosen, format)
     return _attachment(body, media_type, name)
+
+
+def _record_json(faces, image_shape: tuple[int, int]) -> bytes:
+    """The image record as JSON bytes (built in a worker thread: it computes visibility)."""
+    return json.dumps(image_record(faces, image_shape=image_shape),
+                      separators=(",", ":")).encode("utf-8")
 
 
 def _swap_png(src, src_faces, ref, ref_face, mode: str, color_transfer: bool) -> bytes:
