@@ -18,10 +18,9 @@ from pathlib import Path
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "serve")]
+sys.path.insert(0, str(REPO / "tests" / "serve"))
 
-from conftest import CHROMIUM, CHROMIUM_ARGS
-from live_server import running_server, wait_for_state
+from live_server import chromium_launch, running_server, wait_for_state
 
 
 def png_under(shot: bytes, max_bytes: int) -> bytes:
@@ -49,7 +48,8 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     with running_server() as url, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        executable, flags = chromium_launch()
+        browser = pw.chromium.launch(executable_path=str(executable), args=flags)
         try:
             page = browser.new_page(viewport={"width": args.width, "height": args.height})
             page.goto(f"{url}/?demo=1")

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import socket
 import subprocess
@@ -20,6 +21,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 #: How long the server may take to load the model and answer ``/health`` (2 shared CPU cores).
 START_TIMEOUT_S = 180.0
+
+
+def chromium_launch() -> tuple[Path, list[str]]:
+    """The Chromium executable and flags of the ``chromium`` fixture (``tests/conftest.py``,
+    loaded by path: ``conftest`` names a different module in each test folder)."""
+    spec = importlib.util.spec_from_file_location("_prnet_tests_conftest",
+                                                  REPO / "tests" / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.CHROMIUM, list(module.CHROMIUM_ARGS)
 
 
 def free_port() -> int:

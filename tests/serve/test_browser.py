@@ -17,8 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS
-from live_server import REPO, running_server, wait_for_state
+from live_server import REPO, chromium_launch, running_server, wait_for_state
 from PIL import Image
 
 pytest.importorskip("fastapi", reason="prnet serve needs the serve extra: pip install -e .[serve]")
@@ -323,8 +322,8 @@ def test_a_webcam_snapshot_is_reconstructed(chromium, server, tmp_path):
     camera = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
               f"--use-file-for-fake-video-capture={clip}"]
     # a second browser of the same Playwright, with a fake camera playing the sample photo
-    browser = chromium.browser_type.launch(executable_path=str(CHROMIUM),
-                                           args=CHROMIUM_ARGS + camera)
+    executable, args = chromium_launch()
+    browser = chromium.browser_type.launch(executable_path=str(executable), args=args + camera)
     try:
         viewer = Watched(browser.new_page(viewport=VIEWPORT), server)
         page = viewer.page
