@@ -80,10 +80,13 @@ def changed(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def two_face_photo(tmp_path: Path) -> Path:
-    """The sample photo next to its mirror image: two faces, one per half."""
+    """The sample photo above its mirror image on a tall grey page (700 × 1200, the faces
+    left of the centre): two faces, and a photo the page letterboxes."""
     img = np.asarray(Image.open(SAMPLE).convert("RGB"))
+    page = np.full((1200, 700, 3), 128, np.uint8)
+    page[:512, :512], page[512:1024, :512] = img, img[:, ::-1]
     path = tmp_path / "two_faces.png"
-    Image.fromarray(np.concatenate([img, img[:, ::-1]], axis=1)).save(path)
+    Image.fromarray(page).save(path)
     return path
 
 
@@ -148,6 +151,22 @@ def test_upload_draws_68_landmarks_per_face_and_switches_faces(viewer, server, t
     wait_for_state(page)
     # the mirrored face: a different mesh on screen
     assert changed(first, canvas_pixels(page)) > 0.05
+
+    # a click inside face 0's box on the photo (scaled to fit, letterboxed) shows it again
+    assert page.evaluate("() => { const r = document.getElementById('photo-canvas')"
+                         ".getBoundingClientRect(); return r.width > r.height / 2 + 1; }")
+    with page.expect_download() as info:
+        page.click("#download-json")
+    x0, y0, x1, y1 = json.loads(Path(info.value.path()).read_text())["faces"][0]["box"]
+    left, top, scale = page.evaluate("""() => {
+        const c = document.getElementById('photo-canvas'), r = c.getBoundingClientRect();
+        const s = Math.min(r.width / c.width, r.height / c.height);
+        return [r.left + (r.width - c.width * s) / 2, r.top + (r.height - c.height * s) / 2, s];
+    }""")
+    page.mouse.click(left + scale * (x0 + x1) / 2, top + scale * (y0 + y1) / 2)
+    wait_for_state(page)
+    assert page.input_value("#face-select") == "0"
+    assert changed(first, canvas_pixels(page)) < 0.01
     viewer.check()
 
 

@@ -70,11 +70,13 @@ export function drawOverlay(canvas, bitmap, result, selected) {
   return drawn;
 }
 
-/** The index of the face whose box holds canvas point (x, y) (client pixels), or -1. */
+/** The index of the face whose box holds the point (clientX, clientY), or -1. */
 export function faceAt(canvas, result, clientX, clientY) {
+  // the canvas is drawn with `object-fit: contain`: centred, scaled by the smaller ratio
   const rect = canvas.getBoundingClientRect();
-  const x = ((clientX - rect.left) / rect.width) * canvas.width;
-  const y = ((clientY - rect.top) / rect.height) * canvas.height;
+  const scale = Math.min(rect.width / canvas.width, rect.height / canvas.height);
+  const x = (clientX - rect.left - (rect.width - canvas.width * scale) / 2) / scale;
+  const y = (clientY - rect.top - (rect.height - canvas.height * scale) / 2) / scale;
   const hit = result.faces.find(({ box: [x0, y0, x1, y1] }) => x >= x0 && x <= x1 && y >= y0 && y <= y1);
   return hit ? hit.index : -1;
 }
