@@ -279,7 +279,7 @@ def test_swap_tab_makes_an_image(viewer, server, tmp_path, mode, least_changed):
                          " return [i.naturalWidth, i.naturalHeight]; }")
     assert size == list(img.size)
 
-    # the result is the source photo, changed on the face only
+    # the result is the source photo, partly changed
     with page.expect_download() as info:
         page.click("#swap-download")
     out = np.asarray(Image.open(info.value.path()).convert("RGB"), np.int16)
