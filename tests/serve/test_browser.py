@@ -372,3 +372,17 @@ def test_a_webcam_snapshot_is_reconstructed(chromium, server, tmp_path):
         viewer.check()
     finally:
         browser.close()
+
+
+def test_the_page_works_under_a_path_prefix(viewer, server):
+    """Behind a proxy that serves the app under /prnet/, every URL of the page stays there."""
+    page = viewer.page
+    prefix = f"{server}/prnet/"
+    page.route(f"{prefix}**", lambda route: route.fulfill(
+        response=route.fetch(url=server + "/" + route.request.url[len(prefix):])))
+    page.goto(f"{prefix}?demo=1")
+    wait_for_state(page)
+    assert page.text_content("#landmark-count") == "68"
+    viewer.check()
+    http = [u for u in viewer.requests if u.startswith("http")]
+    assert http and all(u.startswith(prefix) for u in http), http

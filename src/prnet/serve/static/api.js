@@ -1,5 +1,6 @@
 // The HTTP API of `prnet serve`, as the page uses it. Every request goes to this page's own
-// origin; an API key given as `?key=` in the page's URL is sent as the `X-API-Key` header.
+// origin, relative to the page (so a proxy may serve it under a path prefix); an API key given
+// as `?key=` in the page's URL is sent as the `X-API-Key` header.
 
 const KEY = new URLSearchParams(location.search).get("key");
 
@@ -67,13 +68,13 @@ function form(fields) {
 
 /** The bundled sample photo (a Blob named `demo.jpg`). */
 export async function demoImage() {
-  const res = await send("/v1/demo-image");
+  const res = await send("v1/demo-image");
   return new File([await res.blob()], "demo.jpg", { type: res.headers.get("content-type") || "image/jpeg" });
 }
 
 /** `POST /v1/reconstruct` as JSON: `{schema, width, height, faces: [...]}`. */
 export async function reconstruct(image) {
-  const res = await send("/v1/reconstruct", { method: "POST", body: form({ image }) });
+  const res = await send("v1/reconstruct", { method: "POST", body: form({ image }) });
   return res.json();
 }
 
@@ -89,7 +90,7 @@ function fileName(res, fallback) {
  * zip of several files).
  */
 export async function reconstructFile(image, format, face, stem = "face") {
-  const res = await send(`/v1/reconstruct${query({ format, face: String(face) })}`, {
+  const res = await send(`v1/reconstruct${query({ format, face: String(face) })}`, {
     method: "POST",
     body: form({ image }),
   });
@@ -100,7 +101,7 @@ export async function reconstructFile(image, format, face, stem = "face") {
 
 /** `POST /v1/swap?mode=face|eyes`: the PNG of `source` with the face of `reference`. */
 export async function swap(source, reference, mode) {
-  const res = await send(`/v1/swap${query({ mode })}`, {
+  const res = await send(`v1/swap${query({ mode })}`, {
     method: "POST",
     body: form({ source, reference }),
   });
