@@ -79,6 +79,7 @@ async function loadPhoto(file) {
     if (run !== state.run) return;
     showError(err);
     status("");
+    enableDownloads(state.selected >= 0);  // the face still shown (of the previous photo)
     setState("error");
   }
 }
