@@ -133,10 +133,12 @@ def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen, int]:
         port = s.getsockname()[1]
     cmd = [sys.executable, "-m", "prnet", "--threads", str(args.threads), "serve",
            "--host", "127.0.0.1", "--port", str(port), "--device", args.device,
-           "--max-batch", str(args.max_batch), "--batch-wait-ms", str(args.batch_wait_ms),
+           "--batch-wait-ms", str(args.batch_wait_ms),
            "--workers", str(args.workers), "--max-pending", str(max(64, 2 * args.concurrency))]
     if args.batch_size:
         cmd += ["--batch-size", str(args.batch_size)]
+    if args.max_batch:
+        cmd += ["--max-batch", str(args.max_batch)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH", "")) if p)}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
@@ -188,7 +190,8 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=1000, help="good requests (default 1000)")
     ap.add_argument("--concurrency", type=int, default=16, help="clients at once (default 16)")
     ap.add_argument("--bad", type=int, default=200, help="bad uploads mixed in (default 200)")
-    ap.add_argument("--max-batch", type=int, default=8, help="server --max-batch (1: off)")
+    ap.add_argument("--max-batch", type=int, default=None,
+                    help="server --max-batch (1: off; default: the server's)")
     ap.add_argument("--batch-wait-ms", type=float, default=5.0, help="server --batch-wait-ms")
     ap.add_argument("--batch-size", type=int, default=None, help="server --batch-size")
     ap.add_argument("--workers", type=int, default=2, help="server --workers")
@@ -259,7 +262,8 @@ def main() -> int:
     pct = np.percentile(lat, [50, 95, 99]) if len(lat) else [float("nan")] * 3
     figures = {
         "requests": len(good), "bad": len(bad), "concurrency": args.concurrency,
-        "max_batch": args.max_batch, "batch_wait_ms": args.batch_wait_ms,
+        "max_batch": args.max_batch, "batch_size": args.batch_size,
+        "batch_wait_ms": args.batch_wait_ms,
         "errors": good_errors, "bad_wrong_status": bad_wrong,
         "skipped_after_time_limit": sum(r[2] == -1 for r in results),
         "p50_ms": round(float(pct[0]), 1), "p95_ms": round(float(pct[1]), 1),

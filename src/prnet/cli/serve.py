@@ -33,8 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"threads for decoding, detection and encoding (default {d.workers}); "
                         "one model, one network thread")
     p.add_argument("--max-batch", type=int, default=d.max_batch, metavar="N",
-                   help=f"most faces per shared network call (default {d.max_batch}; "
-                        "1: no batching)")
+                   help="most faces per shared network call (1: no batching; default: the "
+                        "network's --batch-size, 1 on CPU where a batched pass is slower per "
+                        "face, 16 on CUDA)")
     p.add_argument("--batch-wait-ms", type=float, default=d.batch_wait_ms, metavar="MS",
                    help=f"how long a network call waits for more requests (default "
                         f"{d.batch_wait_ms:g})")

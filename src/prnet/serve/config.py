@@ -38,7 +38,9 @@ class ServeConfig:
             (header ``X-API-Key: KEY`` or ``Authorization: Bearer KEY``).
         workers: threads for the CPU work of requests (decoding, detection, post-processing,
             encoding); the network runs in its own thread.
-        max_batch: most faces per batched network call (1: no batching).
+        max_batch: most faces per batched network call (1: no batching; ``None``: the
+            network's own batch size, ``--batch-size``: 1 on the CPU, where a batched forward
+            pass is slower per face, 16 on CUDA).
         batch_wait_ms: how long the first waiting request waits for others to join its batch.
         max_pending: most requests in progress at once; more get 503 (bounded memory).
         model: the model options (``None``: the bundled model on the default device).
@@ -50,7 +52,7 @@ class ServeConfig:
     max_pixels: int = 40_000_000
     api_key: str | None = None
     workers: int = 2
-    max_batch: int = 8
+    max_batch: int | None = None
     batch_wait_ms: float = 5.0
     max_pending: int = 64
     model: ModelOptions | None = field(default=None, compare=False)
@@ -61,7 +63,7 @@ class ServeConfig:
             "max_upload_mb": 0 < self.max_upload_mb <= 1024,
             "max_pixels": 0 < self.max_pixels <= DEFAULT_MAX_PIXELS,
             "workers": 1 <= self.workers <= 64,
-            "max_batch": 1 <= self.max_batch <= 1024,
+            "max_batch": self.max_batch is None or 1 <= self.max_batch <= 1024,
             "batch_wait_ms": 0 <= self.batch_wait_ms <= 1000,
             "max_pending": 1 <= self.max_pending <= 100_000,
         }

@@ -42,7 +42,7 @@ async def health(request: Request) -> dict:
 
     return {"status": "ok", "model": info.model, "sha256": info.sha256, "device": info.device,
             "backend": info.backend, "prnet_version": __version__,
-            "max_batch": c.max_batch, "batch_wait_ms": c.batch_wait_ms,
+            "max_batch": service.max_batch, "batch_wait_ms": c.batch_wait_ms,
             "max_upload_mb": c.max_upload_mb, "max_pixels": c.max_pixels}
 
 

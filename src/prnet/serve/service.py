@@ -74,12 +74,20 @@ class Service:
                 if self._info is None:
                     self._prn, self._info = await loop.run_in_executor(self.cpu_pool, self._load)
                 c = self.config
-                batcher = Batcher(self._prn, self.net_pool, c.max_batch, c.batch_wait_ms,
+                batcher = Batcher(self._prn, self.net_pool, self.max_batch, c.batch_wait_ms,
                                   c.max_pending, self.metrics)
                 self.metrics.queue_depth = lambda: batcher.depth
                 self._runner = Reconstructor(self._prn, batcher, self.cpu_pool, c.max_pixels)
                 self._loop = loop
         return self._runner
+
+    @property
+    def max_batch(self) -> int:
+        """Faces per shared network call: the configured one, else the network's batch size
+        (known once the model is loaded; 1 before)."""
+        if self.config.max_batch is not None:
+            return self.config.max_batch
+        return int(self._prn.batch_size) if self._prn is not None else 1
 
     async def info(self) -> ModelInfo:
         """The model's description (loading it if needed)."""
