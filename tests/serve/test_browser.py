@@ -329,8 +329,10 @@ def test_a_dropped_photo_is_reconstructed(viewer, server):
         data.items.add(new File([blob], 'dropped.jpg', {type: 'image/jpeg'}));
         return data;
     }""")
-    page.dispatch_event("#drop-zone", "drop", {"dataTransfer": transfer})
+    page.click("#tab-swap")  # dropped on the other tab: the page turns to the 3D view
+    page.dispatch_event("#swap-form", "drop", {"dataTransfer": transfer})
     wait_for_state(page)
+    assert page.is_visible("#panel-reconstruct")
     assert page.text_content("#landmark-count") == "68"
     with page.expect_download() as info:
         page.click("#download-json")

@@ -265,17 +265,24 @@ function wire() {
     if (file) loadPhoto(file);
     e.target.value = "";  // the same file picked again reloads it
   });
+  // a photo dropped anywhere on the page (not only on the zone; but a swap input takes its
+  // own) is loaded, never opened by the browser in place of the page
   const zone = $("drop-zone");
-  zone.addEventListener("dragover", (e) => {
+  document.addEventListener("dragover", (e) => {
     e.preventDefault();
     zone.classList.add("over");
   });
-  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
-  zone.addEventListener("drop", (e) => {
-    e.preventDefault();
+  document.addEventListener("dragleave", (e) => {
+    if (!e.relatedTarget) zone.classList.remove("over");
+  });
+  document.addEventListener("drop", (e) => {
     zone.classList.remove("over");
-    const file = e.dataTransfer.files[0];
-    if (file) loadPhoto(file);
+    if (e.target.matches?.("#panel-swap input[type=file]")) return;  // the input takes it
+    e.preventDefault();
+    const file = e.dataTransfer?.files[0];
+    if (!file) return;
+    showTab($("tab-reconstruct"));
+    loadPhoto(file);
   });
   $("demo-button").addEventListener("click", loadDemo);
   $("webcam-button").addEventListener("click", openWebcam);
@@ -311,7 +318,17 @@ async function loadDemo() {
   }
 }
 
+function placeholder() {
+  const canvas = $("photo-canvas");
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = "#9aa3b5";
+  ctx.font = "22px sans-serif";
+  ctx.textAlign = "center";
+  ctx.fillText("drop a photo here, pick one or load the sample", canvas.width / 2, canvas.height / 2);
+}
+
 function main() {
+  placeholder();
   try {
     viewer = new MeshViewer($("mesh-canvas"));
   } catch (err) {
