@@ -54,7 +54,13 @@ export class MeshViewer {
     root.position.sub(center);  // the mesh comes in image pixels: centre it on the origin
     this.mesh = root;
     root.traverse((o) => {
-      if (o.isMesh) o.userData.map = o.material.map;
+      if (!o.isMesh) return;
+      o.userData.map = o.material.map;
+      if (!o.geometry.attributes.normal) {
+        // the GLB has no normals (the loader would shade flat): smooth ones from the triangles
+        o.geometry.computeVertexNormals();
+        o.material.flatShading = false;
+      }
     });
     this.scene.add(root);
     this.radius = box.getSize(new THREE.Vector3()).length() / 2;
