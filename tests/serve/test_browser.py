@@ -127,10 +127,18 @@ def test_demo_shows_a_textured_mesh_that_orbits_and_resets(viewer, server):
     grey = canvas_pixels(page)
     assert changed(front, grey) > 0.05
     assert grey[face].std(axis=1).mean() < front[face].std(axis=1).mean()  # less colourful
+    distance = float(page.get_attribute("#mesh-canvas", "data-camera-distance"))
+    page.mouse.move(cx, cy)
+    page.mouse.wheel(0, -1000)  # zoomed in: the ~100K triangles are large enough to see through
+    page.wait_for_function(f"() => document.getElementById('mesh-canvas').dataset"
+                           f".cameraDistance < {0.8 * distance}")
+    close = canvas_pixels(page)
+    assert changed(grey, close) > 0.05
     page.check("#toggle-wireframe")
-    assert changed(grey, canvas_pixels(page)) > 0.05
+    assert changed(close, canvas_pixels(page)) > 0.05
     page.uncheck("#toggle-wireframe")
     page.check("#toggle-texture")
+    page.click("#reset-view")
     assert changed(front, canvas_pixels(page)) < 0.01
     viewer.check()
 

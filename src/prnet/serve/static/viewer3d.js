@@ -42,6 +42,8 @@ export class MeshViewer {
 
   render() {
     this.renderer.render(this.scene, this.camera);
+    // for tests and tools: how far the camera is from the point it orbits
+    this.canvas.dataset.cameraDistance = this.camera.position.distanceTo(this.controls.target).toFixed(3);
   }
 
   /** Show the mesh of a GLB (ArrayBuffer), centred and framed; replaces the previous one. */
