@@ -178,7 +178,7 @@ def test_upload_draws_68_landmarks_per_face_and_switches_faces(viewer, server, t
     viewer.check()
 
 
-def test_an_exif_rotated_photo_and_a_photo_without_faces(viewer, server, tmp_path):
+def test_exif_rotated_tiff_and_faceless_photos(viewer, server, tmp_path):
     page = viewer.page
     page.goto(server)
     # stored on its side, EXIF orientation 6: shown (and reconstructed) upright, 512 × 400
@@ -192,6 +192,14 @@ def test_an_exif_rotated_photo_and_a_photo_without_faces(viewer, server, tmp_pat
     assert page.text_content("#landmark-count") == "68"
     assert page.get_attribute("#photo-canvas", "data-photo-size") == "512x400"
     assert page.text_content("#status").startswith("512×400")
+
+    # TIFF: the server reads it, Chromium cannot show it; the landmarks are drawn all the same
+    tiff = tmp_path / "photo.tiff"
+    Image.open(SAMPLE).save(tiff)
+    page.set_input_files("#file-input", str(tiff))
+    wait_for_state(page)
+    assert page.text_content("#landmark-count") == "68"
+    assert page.get_attribute("#photo-canvas", "data-photo-size") == ""
 
     blank = tmp_path / "blank.png"
     Image.new("RGB", (320, 240), (128, 128, 128)).save(blank)

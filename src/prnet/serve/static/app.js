@@ -87,7 +87,7 @@ async function loadPhoto(file) {
 function drawPhoto() {
   const { bitmap, result } = state;
   let drawn = 0;
-  if (bitmap && result) drawn = drawOverlay($("photo-canvas"), bitmap, result, state.selected);
+  if (result) drawn = drawOverlay($("photo-canvas"), bitmap, result, state.selected);
   $("landmark-count").textContent = drawn;
   // as the browser decoded the photo (EXIF orientation applied): must be the server's size
   $("photo-canvas").dataset.photoSize = bitmap ? `${bitmap.width}x${bitmap.height}` : "";

@@ -14,14 +14,20 @@ export function faceColor(i) {
 }
 
 /**
- * Draw `bitmap` on `canvas` at its own resolution, then every face of `result` (the JSON of
- * `/v1/reconstruct`); the `selected` face is drawn thicker. Returns the number of landmarks drawn.
+ * Draw `bitmap` (or, when null, a dark background) on `canvas` at the photo's resolution, then
+ * every face of `result` (the JSON of `/v1/reconstruct`); the `selected` face is drawn thicker.
+ * Returns the number of landmarks drawn.
  */
 export function drawOverlay(canvas, bitmap, result, selected) {
   canvas.width = result.width || bitmap.width;
   canvas.height = result.height || bitmap.height;
   const ctx = canvas.getContext("2d");
-  ctx.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  if (bitmap) {
+    ctx.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  } else {  // a format the server reads but this browser does not (e.g. TIFF): points only
+    ctx.fillStyle = "#0d0f14";
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+  }
   const unit = Math.max(1, Math.max(canvas.width, canvas.height) / 500);
   let drawn = 0;
   for (const face of result.faces) {
