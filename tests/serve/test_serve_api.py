@@ -85,6 +85,19 @@ def test_file_formats(client, photo, fmt, media, check):
     assert check(r.content)
 
 
+def test_depth_comes_with_its_encoding(client, prn, photo):
+    from prnet.outputs import ExportOptions
+    from prnet.outputs.schema import image_record
+
+    r = client.post("/v1/reconstruct?format=depth", files=files(photo))
+    record = image_record(prn.reconstruct(photo), options=ExportOptions.from_names(["depth"]))
+    face = record["faces"][0]
+    assert json.loads(r.headers["x-region"]) == face["region"]
+    assert json.loads(r.headers["x-depth-encoding"]) == face["depth_encoding"]
+    png = np.asarray(Image.open(io.BytesIO(r.content)))
+    assert png.shape == (face["region"][3], face["region"][2]) and png.max() > 0
+
+
 def test_zip_of_chosen_outputs(client, photo):
     r = client.post("/v1/reconstruct?format=zip&outputs=obj,kpt", files=files(photo))
     assert r.status_code == 200 and r.headers["content-type"] == "application/zip"

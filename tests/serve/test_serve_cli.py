@@ -56,17 +56,13 @@ def test_bad_options_are_one_line(capsys):
                    "prnet: error: --max-pixels out of range: 1000000000 (at most 80000000)"]
 
 
-def test_missing_extra_is_one_line(monkeypatch):
-    import importlib.util
+def test_missing_extra_is_one_line(monkeypatch, capsys):
+    from prnet.cli import main
 
-    from prnet.serve import require_serve_extra
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "uvicorn" else real(name, *a))
-    with pytest.raises(PRNetError) as exc:
-        require_serve_extra()
-    assert str(exc.value) == 'prnet serve needs the serve extra: pip install "prnet[serve]"'
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if not installed: import fails
+    assert main(["serve", "--port", "8000"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        'prnet: error: prnet serve needs the serve extra: pip install "prnet[serve]"')
 
 
 def test_config_checks():

@@ -21,12 +21,15 @@ SERVE_EXTRA_MESSAGE = 'prnet serve needs the serve extra: pip install "prnet[ser
 
 def require_serve_extra() -> None:
     """Raise one PRNetError line when FastAPI, uvicorn or python-multipart is missing."""
-    import importlib.util
+    import importlib
 
     from prnet.errors import PRNetError
 
-    if any(importlib.util.find_spec(m) is None for m in ("fastapi", "uvicorn", "multipart")):
-        raise PRNetError(SERVE_EXTRA_MESSAGE)
+    for module in ("fastapi", "uvicorn", "multipart"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise PRNetError(SERVE_EXTRA_MESSAGE) from None
 
 
 def create_app(config: ServeConfig | None = None, prn: Any = None) -> FastAPI:

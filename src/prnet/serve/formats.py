@@ -9,6 +9,7 @@ chosen outputs and zips the folder. No format logic is repeated here.
 from __future__ import annotations
 
 import io
+import json
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prnet.outputs import ExportOptions, export_image, get_output, output_names
+from prnet.outputs.regions import depth_encoding, output_region
 from prnet.serve.errors import ServiceError
 
 if TYPE_CHECKING:
@@ -67,14 +69,23 @@ def pick_face(faces: list[FaceResult], index: int) -> FaceResult:
     return faces[index]
 
 
-def face_file(face: FaceResult, fmt: str) -> tuple[bytes, str, str]:
-    """``(bytes, media type, file name)`` of one face in the single-file format ``fmt``."""
+def face_file(face: FaceResult, fmt: str) -> tuple[bytes, str, str, dict[str, str]]:
+    """``(bytes, media type, file name, headers)`` of one face in the single-file format
+    ``fmt``; ``depth`` comes with ``X-Region`` (``[x0, y0, width, height]`` of the depth
+    image in the photo) and ``X-Depth-Encoding`` (``{"scale",
+    "offset"}``: ``z = png * scale + offset``, png 0 the background), as in the JSON record."""
     spec = FILE_FORMATS[fmt]
+    options = ExportOptions.from_names([spec.output])
     with tempfile.TemporaryDirectory(prefix="prnet-serve-") as tmp:
         base = Path(tmp) / f"{STEM}_{face.index}"
-        written = get_output(spec.output).write(face, base, ExportOptions.from_names([spec.output]))
+        written = get_output(spec.output).write(face, base, options)
         path = next(p for p in written if p.name == base.name + spec.suffix)
-        return path.read_bytes(), spec.media_type, path.name
+        data = path.read_bytes()
+    headers = {}
+    if fmt == "depth":
+        headers["X-Region"] = json.dumps(output_region(face, options).to_list())
+        headers["X-Depth-Encoding"] = json.dumps(depth_encoding(face))
+    return data, spec.media_type, path.name, headers
 
 
 def zip_outputs(faces: list[FaceResult], image_shape: tuple[int, int],

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from prnet.errors import ImageReadError
 from prnet.io import read_image
 from prnet.pipeline.plan import FacePlan, replan_from_landmarks
 from prnet.serve.errors import ServiceError
@@ -63,7 +64,10 @@ class Reconstructor:
     def decode(self, name: str, data: bytes) -> np.ndarray:
         """The upload as RGB uint8: size checked from the header first (413), then decoded."""
         check_image_header(name, data, self.max_pixels)
-        return read_image(data, max_pixels=self.max_pixels)
+        try:
+            return read_image(data, max_pixels=self.max_pixels)
+        except ImageReadError as exc:  # named after the form field, not "<bytes>"
+            raise ImageReadError(str(exc).replace("<bytes>", f"field {name!r}")) from None
 
     def _plan(self, image: np.ndarray, boxes: Sequence[Sequence[float]] | None) -> list[FacePlan]:
         shape = image.shape[:2]

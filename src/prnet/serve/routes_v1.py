@@ -36,9 +36,10 @@ async def _upload(name: str, upload: UploadFile) -> bytes:
     return await upload.read()
 
 
-def _attachment(data: bytes, media_type: str, filename: str) -> Response:
-    return Response(data, media_type=media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+def _attachment(data: bytes, media_type: str, filename: str,
+                headers: dict[str, str] | None = None) -> Response:
+    return Response(data, media_type=media_type, headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', **(headers or {})})
 
 
 @router.post("/reconstruct", responses={200: {"content": {
@@ -77,8 +78,8 @@ async def reconstruct(
         body = await runner.cpu(zip_outputs, faces, img.shape[:2], options)
         return _attachment(body, "application/zip", "image.zip")
     chosen = pick_face(faces, 0 if face is None else face)
-    body, media_type, name = await runner.cpu(face_file, chosen, format)
-    return _attachment(body, media_type, name)
+    body, media_type, name, headers = await runner.cpu(face_file, chosen, format)
+    return _attachment(body, media_type, name, headers)
 
 
 def _record_json(faces, image_shape: tuple[int, int]) -> bytes:
