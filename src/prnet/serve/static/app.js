@@ -1,8 +1,11 @@
 // The web viewer of `prnet serve`: photo → boxes and 68 landmarks, each face's textured mesh in
 // an orbit view, pose and downloads; a second tab swaps faces between two photos.
 //
-// Test hooks: `body[data-state]` is idle | busy | ready | no-face | error; `#landmark-count` is
-// the number of landmarks drawn; `#error` holds one line; `#mesh-canvas` is the WebGL canvas.
+// Test hooks: `body[data-state]` is idle | busy | ready | no-face | error, `body[data-swap-state]`
+// busy | ready | error; `#landmark-count` is the number of landmarks drawn; `#error` holds one
+// line; `#photo-canvas[data-photo-size]` is the photo as the browser decoded it ("WxH"; empty
+// when it cannot); `#mesh-canvas` is the WebGL canvas (its drawing buffer is kept), with
+// `data-camera-distance`.
 
 import { ApiError, demoImage, oneLine, reconstruct, reconstructFile, swap } from "./api.js";
 import { drawOverlay, faceAt, faceColor } from "./overlay.js";
