@@ -25,11 +25,16 @@ def require_serve_extra() -> None:
 
     from prnet.errors import PRNetError
 
-    for module in ("fastapi", "uvicorn", "multipart"):
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            raise PRNetError(SERVE_EXTRA_MESSAGE) from None
+    # python-multipart is python_multipart since 0.0.13, multipart before
+    for names in (("fastapi",), ("uvicorn",), ("python_multipart", "multipart")):
+        for module in names:
+            try:
+                importlib.import_module(module)
+                break
+            except ImportError:
+                continue
+        else:
+            raise PRNetError(SERVE_EXTRA_MESSAGE)
 
 
 def create_app(config: ServeConfig | None = None, prn: Any = None) -> FastAPI:

@@ -13,7 +13,7 @@ __all__ = ["DEMO_IMAGE", "STATIC_DIR", "router"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 DEMO_IMAGE = Path(__file__).resolve().parents[1] / "assets" / "astronaut.jpg"
-_SWAGGER = "/static/vendor/swagger-ui"
+_SWAGGER = "static/vendor/swagger-ui"  # relative to /docs: works under a path prefix
 _NO_VIEWER = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>prnet serve</title></head>
 <body><h1>prnet serve</h1><p>The web viewer is not installed. The API is described at
@@ -63,7 +63,7 @@ async def demo_image() -> FileResponse:
 @router.get("/docs", include_in_schema=False)
 async def docs() -> HTMLResponse:
     """Swagger UI from the vendored files (no CDN: works offline)."""
-    return get_swagger_ui_html(openapi_url="/openapi.json", title="prnet serve - API",
+    return get_swagger_ui_html(openapi_url="openapi.json", title="prnet serve - API",
                                swagger_js_url=f"{_SWAGGER}/swagger-ui-bundle.js",
                                swagger_css_url=f"{_SWAGGER}/swagger-ui.css",
                                swagger_favicon_url=f"{_SWAGGER}/favicon-32x32.png",
