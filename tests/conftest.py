@@ -89,10 +89,13 @@ CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no
 @pytest.fixture(scope="session")
 def chromium():
     """A headless Chromium (Playwright ``Browser``); skips when Chromium or Playwright is
-    absent (``.ci/run`` installs both, so CI always runs these tests)."""
+    absent, and fails then under ``CI=true`` (``.ci/run`` installs both)."""
     if not CHROMIUM.exists():
-        pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+        missing(f"Chromium not installed at {CHROMIUM} (apt-get install -y chromium)")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        missing('playwright not installed (pip install -e ".[browser]")')
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
