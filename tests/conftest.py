@@ -86,10 +86,12 @@ CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no
                  "--autoplay-policy=no-user-gesture-required"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
     """A headless Chromium (Playwright ``Browser``); skips when Chromium or Playwright is
-    absent, and fails then under ``CI=true`` (``.ci/run`` installs both)."""
+    absent, and fails then under ``CI=true`` (``.ci/run`` installs both). Module-scoped:
+    Playwright's sync API runs an event loop in the main thread while it is open, which would
+    break later tests that call ``asyncio.run``."""
     if not CHROMIUM.exists():
         missing(f"Chromium not installed at {CHROMIUM} (apt-get install -y chromium)")
     try:

@@ -3,6 +3,8 @@ one line for an unreachable cluster. Kept to a handful of images: Ray starts slo
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 pytest.importorskip("pyarrow", reason="prnet batch needs pyarrow (pip install prnet[batch])")
@@ -20,9 +22,13 @@ NAMES = ["a.jpg", "a_flip.jpg", "sub/a_small.png", "blank.png", "empty.jpg", "bi
 
 @pytest.fixture(scope="module")
 def local_ray():
+    # ray.init installs its own SIGTERM/SIGINT handlers in the driver: put the runner's back
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
 
 
 def test_unreachable_ray_is_one_line(batch_images, tmp_path, capsys):

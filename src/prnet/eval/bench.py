@@ -481,14 +481,19 @@ def _backend_table(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def format_bench(result: dict[str, Any]) -> str:
-    """A plain-text report of :func:`run_bench`'s result."""
+def report_head(title: str, result: dict[str, Any]) -> str:
+    """The first line of a bench report: what ran, on which hardware (``result["hardware"]``
+    from :func:`hardware_info`)."""
     hw = result["hardware"]
     gpu = f", GPU {hw['gpu_name']}" if hw.get("gpu_name") else ""
-    head = (f"prnet bench: {result['model']} on {hw['device']} — CPU {hw['cpu_model']} "
+    return (f"{title}: {result['model']} on {hw['device']} — CPU {hw['cpu_model']} "
             f"({hw['cpu_count']} cores, {hw['torch_threads']} torch threads){gpu}, "
             f"torch {hw['torch_version']}")
-    lines = [head, ""]
+
+
+def format_bench(result: dict[str, Any]) -> str:
+    """A plain-text report of :func:`run_bench`'s result."""
+    lines = [report_head("prnet bench", result), ""]
     pipe = result["pipeline"]
     tta = result.get("tta", "off")
     lines.append(f"Pipeline per face ({pipe['faces']} face(s) in a {pipe['image_shape'][1]}x"

@@ -523,11 +523,9 @@ def _read(path: Path) -> np.ndarray:
 
 def format_throughput(result: dict[str, Any]) -> str:
     """A plain-text report of :func:`bench_throughput`'s result."""
-    hw = result["hardware"]
-    gpu = f", GPU {hw['gpu_name']}" if hw.get("gpu_name") else ""
-    head = (f"prnet bench --throughput: {result['model']} on {hw['device']} — CPU "
-            f"{hw['cpu_model']} ({hw['cpu_count']} cores, {hw['torch_threads']} torch threads)"
-            f"{gpu}, torch {hw['torch_version']}")
+    from prnet.eval.bench import report_head
+
+    head = report_head("prnet bench --throughput", result)
     cols = (f"  {'mode':<11} {'dtype':<5} {'ch-last':<7} {'batch':>5} {'ms/batch':>9} "
             f"{'ms/img':>8} {'img/s':>9}")
     lines = [head, "", "Network (autocast as the pipeline runs it):", cols]
