@@ -11,7 +11,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -89,33 +89,17 @@ def file_stem(path: str) -> str:
 
 def _posmaps(prn: PRN, images: Sequence[np.ndarray], plans: Sequence[Sequence[FacePlan]],
              ) -> list[np.ndarray | BaseException]:
-    """Each image's position maps, all faces in one network call; when that call or the
-    merged check fails, each image again alone so that only a bad one fails."""
-    from prnet.pipeline.posmaps import concat_batches
-
-    batches: list[Any] = []
-    for img, p in zip(images, plans, strict=True):
-        try:
-            batches.append(prn.crop(img, p))
-        except Exception as exc:  # noqa: BLE001
-            batches.append(exc)
-    good = [b for b in batches if not isinstance(b, BaseException)]
-    if not good:
-        return batches
+    """Each image's position maps, all faces in one network call
+    (:meth:`prnet.PRN.posmaps_batch`); when that call fails, each image again alone
+    (:meth:`prnet.PRN.posmaps`) so that only a bad one fails."""
     try:
-        merged = concat_batches(good)
-        maps = prn.uncrop(merged, prn.predict_crops(merged.crops))
-        split = iter(np.split(maps, np.cumsum([b.faces for b in good])[:-1]))
-        return [b if isinstance(b, BaseException) else next(split) for b in batches]
+        return list(prn.posmaps_batch(images, plans))
     except Exception:
         log.debug("merged network batch failed; retrying image by image", exc_info=True)
     out: list[np.ndarray | BaseException] = []
-    for b in batches:
-        if isinstance(b, BaseException):
-            out.append(b)
-            continue
+    for img, p in zip(images, plans, strict=True):
         try:
-            out.append(prn.uncrop(b, prn.predict_crops(b.crops)))
+            out.append(prn.posmaps(img, p))
         except Exception as exc:  # noqa: BLE001
             out.append(exc)
     return out
@@ -124,7 +108,6 @@ def _posmaps(prn: PRN, images: Sequence[np.ndarray], plans: Sequence[Sequence[Fa
 def image_rows(prn: PRN, items: Sequence[Decoded], settings: RowSettings) -> list[dict]:
     """The rows of decoded images, in input order (an image's faces left to right)."""
     from prnet.cli.messages import printable
-    from prnet.pipeline.plan import replan_from_landmarks
 
     names = [printable(it.path) for it in items]  # the ``path`` column (always valid UTF-8)
     rows: list[list[dict]] = [[] for _ in items]
@@ -148,7 +131,7 @@ def image_rows(prn: PRN, items: Sequence[Decoded], settings: RowSettings) -> lis
     if prn.refine:
         ok = [j for j, m in enumerate(maps) if not isinstance(m, BaseException)]
         for j in ok:
-            plans[j] = replan_from_landmarks(plans[j], [prn.layout.landmarks(m) for m in maps[j]])
+            plans[j] = prn.replan(plans[j], maps[j])
         again = _posmaps(prn, [items[todo[j]].image for j in ok], [plans[j] for j in ok])
         for j, m in zip(ok, again, strict=True):
             maps[j] = m

@@ -65,8 +65,7 @@ def bench_landmarks_pose(prn: Any, image: np.ndarray, repeats: int = 5) -> dict[
         if not dets:
             raise PRNetError("bench: no face found in the benchmark image")
         plans = prn.plan(dets)
-        batch = prn.crop(image, plans)
-        faces = prn.faces(image, plans, prn.uncrop(batch, prn.predict_crops(batch.crops)))
+        faces = prn.faces(image, plans, prn.posmaps(image, plans))
         for f in faces:
             _ = f.landmarks, f.pose
         t2 = time.perf_counter()

@@ -233,10 +233,14 @@ class PRN:
         batch = self.crop(image, plans)
         return self.uncrop(batch, self.predict_crops(batch.crops))
 
+    def replan(self, plans: Sequence[FacePlan], posmaps: np.ndarray) -> list[FacePlan]:
+        """``refine``'s second crops: each face re-planned from its first-pass landmarks."""
+        return replan_from_landmarks(plans, [self.layout.landmarks(p) for p in posmaps])
+
     def refined(self, image: np.ndarray, plans: Sequence[FacePlan],
                 posmaps: np.ndarray) -> tuple[list[FacePlan], np.ndarray]:
         """The faces re-cropped from their first-pass landmarks, and their new position maps."""
-        plans = replan_from_landmarks(plans, [self.layout.landmarks(p) for p in posmaps])
+        plans = self.replan(plans, posmaps)
         return plans, self.posmaps(image, plans)
 
     def faces(self, image: np.ndarray, plans: Sequence[FacePlan], posmaps: np.ndarray,
@@ -287,16 +291,17 @@ class PRN:
         else:
             plans = [self.plan(boxes=b, landmarks=k, image_shape=img.shape[:2])
                      for (b, k), img in zip(given, imgs, strict=True)]
-        posmaps = self._posmaps_batch(imgs, plans)
+        posmaps = self.posmaps_batch(imgs, plans)
         if self.refine:
-            plans = [replan_from_landmarks(p, [self.layout.landmarks(m) for m in pm])
-                     for p, pm in zip(plans, posmaps, strict=True)]
-            posmaps = self._posmaps_batch(imgs, plans)
+            plans = [self.replan(p, pm) for p, pm in zip(plans, posmaps, strict=True)]
+            posmaps = self.posmaps_batch(imgs, plans)
         return [self.faces(img, p, pm) for img, p, pm in zip(imgs, plans, posmaps, strict=True)]
 
-    def _posmaps_batch(self, images: Sequence[np.ndarray],
-                       plans: Sequence[Sequence[FacePlan]]) -> list[np.ndarray]:
-        """Position maps of the faces of several images through one batched network call."""
+    def posmaps_batch(self, images: Sequence[np.ndarray],
+                      plans: Sequence[Sequence[FacePlan]]) -> list[np.ndarray]:
+        """:meth:`posmaps` of several images, all their faces through one batched network call
+        (one (F, 256, 256, 3) array per image). The output check covers the whole call: one
+        implausible map fails it (see :meth:`uncrop`)."""
         batches = [self.crop(img, p) for img, p in zip(images, plans, strict=True)]
         merged = concat_batches(batches)
         maps = self.uncrop(merged, self.predict_crops(merged.crops))

@@ -18,7 +18,7 @@ import numpy as np
 
 from prnet.errors import ImageReadError
 from prnet.io import read_image
-from prnet.pipeline.plan import FacePlan, replan_from_landmarks
+from prnet.pipeline.plan import FacePlan
 from prnet.serve.errors import ServiceError
 from prnet.serve.limits import check_image_header
 
@@ -88,7 +88,7 @@ class Reconstructor:
             return []
         posmaps = await self._posmaps(image, plans)
         if self.prn.refine:
-            plans = replan_from_landmarks(plans, [self.prn.layout.landmarks(p) for p in posmaps])
+            plans = self.prn.replan(plans, posmaps)
             posmaps = await self._posmaps(image, plans)
         return await self.cpu(self.prn.faces, image, plans, posmaps)
 
