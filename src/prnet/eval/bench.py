@@ -15,6 +15,7 @@ import platform
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +48,26 @@ PIPELINE_STAGES: tuple[str, ...] = (
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
-def _sync(device: str) -> None:
+def _sync(device: str | torch.device) -> None:
+    """Wait for ``device``'s queued kernels (a no-op off CUDA) before reading a clock."""
     if str(device).startswith("cuda"):
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(device)
+
+
+def capture_cuda_graph(net: torch.nn.Module, x: torch.Tensor,
+                       context: Callable[[], Any] = nullcontext) -> torch.cuda.CUDAGraph:
+    """``net(x)`` captured in a CUDA graph, after 3 warm-up passes on a side stream (as torch's
+    documentation asks); ``context()`` (e.g. an autocast) is entered around both."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side), context():
+        for _ in range(3):
+            net(x)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph), context():
+        net(x)
+    return graph
 
 
 @torch.inference_mode()
@@ -147,15 +165,7 @@ def bench_cuda_graph(
             x = torch.rand(1, 3, CROP, CROP, device=device, dtype=_DTYPES[dtype])
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
-                for _ in range(3):
-                    m(x)
-            torch.cuda.current_stream().wait_stream(side)
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
-                m(x)
+            graph = capture_cuda_graph(m, x)
             for _ in range(3):
                 graph.replay()
             torch.cuda.synchronize()

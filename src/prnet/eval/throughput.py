@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from prnet.errors import PRNetError
-from prnet.eval.bench import _default_image, _timing, hardware_info
+from prnet.eval.bench import _default_image, _sync, _timing, capture_cuda_graph, hardware_info
 from prnet.geometry.crop import CROP
 from prnet.geometry.pose import estimate_pose
 from prnet.models import create_model
@@ -59,11 +59,6 @@ CUDA_BATCHES: tuple[int, ...] = (1, 8, 32, 128, 512)
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _autocast(device: torch.device, dtype: str, cache: bool = True):
     """The pipeline's autocast for ``dtype`` (none for fp32); ``cache=False`` for graph capture."""
     if dtype == "fp32":
@@ -72,17 +67,9 @@ def _autocast(device: torch.device, dtype: str, cache: bool = True):
 
 
 def _graph_step(net: torch.nn.Module, x: torch.Tensor, dtype: str) -> Callable[[], None]:
-    """A synchronised replay of ``net(x)`` captured in a CUDA graph (after 3 warm-up passes on a
-    side stream, as torch's documentation asks)."""
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side), _autocast(x.device, dtype, cache=False):
-        for _ in range(3):
-            net(x)
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph), _autocast(x.device, dtype, cache=False):
-        net(x)
+    """A synchronised replay of ``net(x)`` under ``dtype``'s autocast, captured in a CUDA graph
+    (:func:`~prnet.eval.bench.capture_cuda_graph`)."""
+    graph = capture_cuda_graph(net, x, lambda: _autocast(x.device, dtype, cache=False))
 
     def step() -> None:
         graph.replay()
