@@ -3,7 +3,6 @@ with every request to this server (none to a CDN)."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
@@ -11,6 +10,8 @@ import pytest
 
 pytest.importorskip("fastapi", reason="needs the serve extra: pip install 'prnet[serve]'")
 pytest.importorskip("httpx", reason="needs httpx (the test extra) for fastapi.testclient")
+
+from live_server import free_port
 
 
 @pytest.fixture(scope="module")
@@ -20,9 +21,7 @@ def live_url(prn):
 
     from prnet.serve import ServeConfig, create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(ServeConfig(), prn=prn), host="127.0.0.1",
                                            port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
