@@ -47,9 +47,9 @@ def face(prn, sample_image_path):
 
 @pytest.fixture(scope="module")
 def exported(face, tmp_path_factory):
-    """Everything written once (ExportOptions.all) with a 128-px texture."""
+    """Everything written once (ExportOptions.every) with a 128-px texture."""
     out = tmp_path_factory.mktemp("export")
-    paths = export_face(face, out, "img", ExportOptions.all(texture_size=128))
+    paths = export_face(face, out, "img", ExportOptions.every(texture_size=128))
     return out, paths
 
 
@@ -65,7 +65,8 @@ def exported_full(face, tmp_path_factory):
 def test_options_defaults_and_names():
     o = ExportOptions()
     assert o.names == [n for n in OUTPUTS if n in DEFAULT_OUTPUTS]
-    assert ExportOptions.all().names == list(OUTPUTS)
+    assert ExportOptions.every().names == list(OUTPUTS)
+    assert ExportOptions.all().names == ["obj", "kpt", "pose", "depth", "npz", "viz", "glb"]
     assert ExportOptions.from_names(["ply", "kpt"]).names == ["kpt", "ply"]
     with pytest.raises(PRNetError, match="unknown outputs.*'stl'"):
         ExportOptions.from_names(["stl"])

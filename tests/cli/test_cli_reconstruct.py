@@ -55,7 +55,7 @@ def test_demo_subprocess(tmp_path):
     assert "1 image, 1 face, 0 without a face, 0 failed" in res.stdout
     summary = json.loads((out / "astronaut.json").read_text())
     assert len(summary["faces"]) == 1
-    # --all: every output, frontal meshes and GLB included, plus the combined astronaut_viz.jpg
+    # the demo: every output (--all plus --texture --ply --mat --front), plus astronaut_viz.jpg
     assert len(summary["files"]) == 25 and summary["image_files"] == ["astronaut_viz.jpg"]
     assert all((out / f).is_file() for f in summary["files"])
     assert {"astronaut_0.obj", "astronaut_0_tex.obj", "astronaut_0_frontal.obj",

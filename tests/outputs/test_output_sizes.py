@@ -41,7 +41,7 @@ def png_bound(height: int, width: int, channels: int, sample_bytes: int = 1) -> 
 
 
 def face_bounds(face, region: list[int]) -> dict[str, int]:
-    """The largest size of each file of one face under ``--all`` (suffix → bytes)."""
+    """The largest size of each file of one face with every output (suffix → bytes)."""
     n, m = len(face.vertices), len(face.triangles)
     h = face.image_shape[0]
     ip = 1 + digits(np.abs(face.vertices).max() + h)  # sign + digits (y' = h - 1 - y)
@@ -82,7 +82,7 @@ def two_faces(prn, sample_image_path):
 @pytest.fixture(scope="module")
 def written(two_faces, tmp_path_factory):
     out = tmp_path_factory.mktemp("sizes")
-    export_image(two_faces, out, "img", ExportOptions.all(texture_size=TEXTURE))
+    export_image(two_faces, out, "img", ExportOptions.every(texture_size=TEXTURE))
     return out
 
 

@@ -15,6 +15,7 @@ from prnet.outputs import (
     OUTPUTS,
     ExportOptions,
     Output,
+    all_names,
     default_names,
     export_face,
     export_image,
@@ -71,11 +72,27 @@ def test_cli_flags_come_from_the_registry():
         assert f"--{o.name}" in text
     assert "default when none is given: --obj --kpt --pose" in text
     assert _export_options(_args()).names == list(default_names())
-    assert _export_options(_args("--all")).names == list(output_names())
+    assert _export_options(_args("--all")).names == list(all_names())
     assert _export_options(_args("--front")).names == ["obj", "front", "kpt", "pose"]
     assert _export_options(_args("--ply", "--glb")).names == ["ply", "glb"]
     demo = build_parser().parse_args(["demo"])
     assert _export_options(demo, demo=True).names == list(output_names())
+
+
+def test_all_is_every_result_once_and_takes_the_rest_by_name():
+    """--all leaves out the other containers of results it writes (the textured OBJ: the GLB
+    has the mesh with its texture; PLY: OBJ and GLB; MAT: NPZ) and the frontal variants; naming
+    them beside --all adds them, so --all --texture --ply --mat --front is every output."""
+    assert set(output_names()) - set(all_names()) == {"texture", "front", "mat", "ply"}
+    with_ply = {*all_names(), "ply"}
+    assert _export_options(_args("--all", "--ply")).names == [n for n in output_names()
+                                                             if n in with_ply]
+    every = _export_options(_args("--all", "--texture", "--ply", "--mat", "--front"))
+    assert every.names == list(output_names()) == ExportOptions.every().names
+    assert _export_options(_args("--all")) == ExportOptions.all()
+    assert "every result once" in " ".join(_help().split())
+    demo = build_parser().parse_args(["demo", "--all"])
+    assert _export_options(demo, demo=True).names == list(all_names())
 
 
 def test_registering_an_output_adds_flag_all_and_option(dummy, face, tmp_path):
@@ -107,7 +124,7 @@ def test_export_options_api():
     assert ExportOptions(ply=True).names == ["obj", "kpt", "pose", "ply"]
     assert ExportOptions(obj=False).names == ["kpt", "pose"]
     assert ExportOptions(ply=True) == ExportOptions.from_names(["ply", "obj", "kpt", "pose"])
-    o = ExportOptions.all(texture_size=64, mask_invisible=True)
+    o = ExportOptions.every(texture_size=64, mask_invisible=True)
     assert o.texture and o.glb and o.texture_size == 64 and o.mask_invisible
     assert o.to_json() == {"outputs": list(OUTPUTS), "texture_size": 64, "mask_invisible": True,
                            "full_frame": False}
@@ -125,7 +142,7 @@ def face(prn, sample_image_path):
 
 
 def test_every_file_matches_a_declared_suffix(face, tmp_path):
-    opts = ExportOptions.all(texture_size=32)
+    opts = ExportOptions.every(texture_size=32)
     for o in registered():
         base = tmp_path / o.name / "img_0"
         paths = o.write(face, base, opts)

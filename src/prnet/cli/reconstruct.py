@@ -72,17 +72,21 @@ def _add_options(p: argparse.ArgumentParser, demo: bool) -> None:
 def _add_output_flags(p: argparse.ArgumentParser, demo: bool) -> None:
     """The "outputs" group: one flag per registered output (:mod:`prnet.outputs.registry`),
     ``--all``, then the modifiers (``--front``) and the texture settings."""
-    from prnet.outputs import default_names, registered
+    from prnet.outputs import all_names, default_names, registered
 
     out = p.add_argument_group(
-        "outputs", "default: --all" if demo else
+        "outputs", "default: every output below (--all plus the rest)" if demo else
         f"default when none is given: {' '.join('--' + n for n in default_names())}")
     modifiers = [o for o in registered() if o.modifier]
     for o in registered():
         if not o.modifier:
             out.add_argument(f"--{o.name}", action="store_true", help=o.help)
-    out.add_argument("--all", action="store_true", help="every output above, plus "
-                     + " ".join(f"--{o.name}" for o in modifiers))
+    out.add_argument("--all", action="store_true",
+                     help="every result once: " + " ".join(f"--{n}" for n in all_names())
+                     + "; the other containers of the same results ("
+                     + " ".join(f"--{o.name}" for o in registered() if not o.in_all and not o.modifier)
+                     + ") and " + " ".join(f"--{o.name}" for o in modifiers)
+                     + " are added by naming them")
     for o in modifiers:
         out.add_argument(f"--{o.name}", action="store_true", help=o.help)
     out.add_argument("--texture-size", type=int, default=UV_RES, metavar="N",
@@ -126,14 +130,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _export_options(args: argparse.Namespace, demo: bool = False):
     """The ExportOptions of the output flags: the chosen outputs (default: the registry's
-    defaults; ``prnet demo``: all) plus the chosen modifiers; ``--all``: every output."""
-    from prnet.outputs import ExportOptions, default_names, output_names, registered
+    defaults; ``prnet demo``: every output) plus the chosen modifiers; ``--all``: every result
+    once (:func:`prnet.outputs.all_names`), plus any other output named beside it."""
+    from prnet.outputs import ExportOptions, all_names, default_names, output_names, registered
 
     chosen = [o.name for o in registered() if not o.modifier and getattr(args, o.name, False)]
-    if args.all or (demo and not chosen):
+    if demo and not chosen and not args.all:
         names = list(output_names())
     else:
-        names = chosen or list(default_names())
+        names = list(all_names()) if args.all else []
+        names += chosen if (chosen or args.all) else list(default_names())
         names += [o.name for o in registered() if o.modifier and getattr(args, o.name, False)]
     return ExportOptions.from_names(names, texture_size=args.texture_size,
                                     mask_invisible=args.mask_invisible,

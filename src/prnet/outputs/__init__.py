@@ -39,6 +39,7 @@ from prnet.outputs.export import (
 from prnet.outputs.options import ExportOptions
 from prnet.outputs.registry import (
     Output,
+    all_names,
     default_names,
     get_output,
     output_names,
@@ -54,6 +55,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "ExportOptions",
     "Output",
+    "all_names",
     "default_names",
     "export_face",
     "export_image",

@@ -7,7 +7,7 @@ from typing import Any
 
 from prnet.errors import PRNetError
 from prnet.geometry.uv import UV_RES
-from prnet.outputs.registry import default_names, output_names
+from prnet.outputs.registry import all_names, default_names, output_names
 from prnet.validation import check_size
 
 __all__ = ["ExportOptions"]
@@ -61,7 +61,13 @@ class ExportOptions:
 
     @classmethod
     def all(cls, **kwargs: Any) -> ExportOptions:
-        """Every registered output switched on."""
+        """The outputs of ``--all``: every result once (:func:`~prnet.outputs.all_names`;
+        not ``texture``, ``ply``, ``mat``, ``front``)."""
+        return cls.from_names(all_names(), **kwargs)
+
+    @classmethod
+    def every(cls, **kwargs: Any) -> ExportOptions:
+        """Every registered output switched on (``prnet demo``)."""
         return cls.from_names(output_names(), **kwargs)
 
     @property

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Output",
     "Writer",
+    "all_names",
     "default_names",
     "get_output",
     "output_names",
@@ -49,6 +50,8 @@ class Output:
         default: written when no output is chosen (``prnet reconstruct`` without flags).
         modifier: changes other outputs rather than standing alone (``--front``): choosing
             only modifiers keeps the defaults, and ``--help`` lists it after ``--all``.
+        in_all: part of ``--all`` (every result once); False for another container of
+            results ``--all`` already writes (``texture``, ``ply``, ``mat``) and for ``front``.
     """
 
     name: str
@@ -57,6 +60,7 @@ class Output:
     write: Writer
     default: bool = False
     modifier: bool = False
+    in_all: bool = True
 
     @property
     def help(self) -> str:
@@ -116,6 +120,11 @@ def output_names() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 
 
+def all_names() -> tuple[str, ...]:
+    """The outputs of ``--all`` (:attr:`Output.in_all`), in writing order."""
+    return tuple(o.name for o in _REGISTRY.values() if o.in_all)
+
+
 def default_names() -> tuple[str, ...]:
     """The outputs written when none is chosen, in writing order."""
     return tuple(o.name for o in _REGISTRY.values() if o.default)
@@ -127,11 +136,12 @@ def _register_builtins() -> None:
     for entry in (
         Output("obj", (".obj",), "OBJ mesh with per-vertex colours", obj.write, default=True),
         Output("texture", ("_tex.obj", "_tex.mtl", "_tex_texture.png"),
-               "OBJ + MTL + PNG UV texture", texture.write),
+               "OBJ + MTL + PNG UV texture", texture.write, in_all=False),
         Output("front", ("_frontal.obj", "_frontal.ply", "_frontal_tex.obj", "_frontal_tex.mtl",
                          "_frontal_tex_texture.png"),
                "also write frontalised meshes (pose removed, canonical y-up frame) of the "
-               "--obj/--ply/--texture meshes (OBJ when none)", front.write, modifier=True),
+               "--obj/--ply/--texture meshes (OBJ when none)", front.write, modifier=True,
+               in_all=False),
         Output("kpt", ("_kpt.txt", "_kpt.json"), "68 3D landmarks as TXT and JSON", kpt.write,
                default=True),
         Output("pose", ("_pose.txt", "_pose.json"),
@@ -140,8 +150,8 @@ def _register_builtins() -> None:
         Output("depth", ("_depth.png", "_depth.npy"), "depth of the face's region: 16-bit PNG (z = png * scale + offset, "
                "scale/offset in <stem>.json) and float32 .npy",
                depth.write),
-        Output("mat", (".mat",), "MATLAB .mat with all arrays", mat.write),
-        Output("ply", (".ply",), "binary PLY mesh with colours", ply.write),
+        Output("mat", (".mat",), "MATLAB .mat with all arrays", mat.write, in_all=False),
+        Output("ply", (".ply",), "binary PLY mesh with colours", ply.write, in_all=False),
         Output("npz", (".npz",), "NumPy .npz with all arrays", npz.write),
         Output("viz", tuple(f"_viz_{k}.png" for k in viz.DRAWINGS),
                "PNG drawings of the face's region: landmarks, dense points, pose box, depth, mesh "

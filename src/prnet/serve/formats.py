@@ -48,7 +48,8 @@ FILE_FORMATS = {
 
 
 def parse_outputs(text: str | None) -> ExportOptions:
-    """``outputs=`` (comma-separated registry names, or ``all``; default: the CLI defaults)."""
+    """``outputs=`` (comma-separated registry names, or ``all``: the CLI's ``--all``; default: the
+    CLI defaults)."""
     if text is None or not text.strip():
         return ExportOptions()
     names = [n.strip() for n in text.split(",") if n.strip()]
