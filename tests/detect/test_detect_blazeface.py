@@ -202,7 +202,7 @@ def test_fast_runs_full_range_only_where_short_finds_nothing(astronaut: np.ndarr
     det = get_detector("blazeface_fast")
     calls: list[str] = []
     for variant, net in det.nets.items():
-        net.register_forward_hook(lambda *a, v=variant: calls.append(v))
+        net.net.register_forward_hook(lambda *a, v=variant: calls.append(v))
     assert len(det.detect(astronaut)) == 1 and calls == ["short"]
     calls.clear()
     assert det.detect(np.full((256, 256, 3), 90, np.uint8)) == []

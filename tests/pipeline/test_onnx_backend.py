@@ -111,7 +111,7 @@ def test_cache_export_keyed_by_weights(tmp_path, monkeypatch):
 
     monkeypatch.setenv("PRNET_CACHE", str(tmp_path))
     p = PRN(device="cpu", backend="onnxruntime")
-    files = list((tmp_path / "onnx").glob("*.onnx"))
+    files = list((tmp_path / "onnx").glob("mobilenet_unet*.onnx"))
     assert len(files) == 1 and files[0].name.startswith("mobilenet_unet-206bbf5fc8ae1802")
     assert p.network.path == files[0]
     assert not list((tmp_path / "onnx").glob("*.tmp"))
@@ -126,7 +126,9 @@ def test_default_backend_is_onnxruntime_exported_on_first_use(tmp_path, monkeypa
     monkeypatch.setenv("PRNET_CACHE", str(tmp_path / "empty"))
     p = PRN(device="cpu")
     assert p.backend == "onnxruntime" and p.options.backend == "auto"
-    assert len(list((tmp_path / "empty" / "onnx").glob("*.onnx"))) == 1
+    # the network and the detector's two networks
+    assert len(list((tmp_path / "empty" / "onnx").glob("*.onnx"))) == 3
+    assert p.detector.backend == "onnxruntime"
     got, want = p.reconstruct(astro), prn.reconstruct(astro)
     assert float(np.abs(got[0].landmarks - want[0].landmarks).max()) < 0.05
     from prnet.pipeline.onnx_backend import resolve_backend

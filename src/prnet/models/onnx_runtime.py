@@ -1,0 +1,79 @@
+"""onnxruntime sessions shared by the position-map network and the face detector: the import
+with its one-line install hint, the export cache (``$PRNET_CACHE/onnx``, default
+``~/.cache/prnet/onnx``) and CPU session options that follow ``prnet --threads``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from prnet.errors import PRNetError, WeightsError
+
+INSTALL_HINT = 'pip install "prnet[onnx]"'
+
+
+def onnxruntime_available() -> bool:
+    """Whether ``onnxruntime`` can be imported."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def import_ort() -> Any:
+    """The ``onnxruntime`` module.
+
+    Raises:
+        PRNetError: it is not installed (one line naming the extra and the torch fallback).
+    """
+    try:
+        import onnxruntime
+    except ImportError:
+        raise PRNetError(f"the onnxruntime backend needs onnxruntime: {INSTALL_HINT} "
+                         "(or use --backend torch)") from None
+    return onnxruntime
+
+
+def cache_dir() -> Path:
+    """``$PRNET_CACHE/onnx``, or ``~/.cache/prnet/onnx``."""
+    root = os.environ.get("PRNET_CACHE") or Path.home() / ".cache" / "prnet"
+    return Path(root) / "onnx"
+
+
+def open_session(path: str | os.PathLike, threads: int | None = None) -> Any:
+    """An onnxruntime CPU session of an ONNX file (``threads``: intra-op threads, default
+    ``torch.get_num_threads()`` so that ``prnet --threads N`` applies).
+
+    Raises:
+        WeightsError: the file is missing or onnxruntime cannot load it, naming the file.
+    """
+    ort = import_ort()
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"ONNX file not found: {path}")
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = max(1, int(threads or torch.get_num_threads()))
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(f"not a usable ONNX file: {path} ({msg[:200]})") from None
+
+
+def cached_detector_onnx(variant: str) -> Path:
+    """The bundled BlazeFace ``variant`` as ONNX in the cache, exported on first use (keyed by
+    its weights' sha256 and the opset)."""
+    from prnet.detect.blazeface import SPECS
+    from prnet.models.onnx_export import DEFAULT_OPSET, export_detector_onnx
+
+    sha = SPECS[variant].sha256
+    path = cache_dir() / f"blazeface_{variant}-{sha[:16]}-opset{DEFAULT_OPSET}.onnx"
+    if not path.is_file():
+        export_detector_onnx(variant, path, DEFAULT_OPSET)
+    return path

@@ -1,0 +1,83 @@
+"""The detector's networks in onnxruntime (the CPU default when it is installed): the same
+detections as torch, the PRN wiring of the backend, and the fallback to torch under "auto"."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from prnet.detect import get_detector
+from prnet.errors import PRNetError
+from prnet.io import read_image
+
+try:
+    import onnx  # noqa: F401
+    import onnxruntime  # noqa: F401
+    HAVE_ORT = True
+except ImportError:
+    HAVE_ORT = False
+needs_ort = pytest.mark.skipif(not HAVE_ORT, reason='needs onnx and onnxruntime: pip install "prnet[onnx]"')
+
+
+def _same(a, b, atol: float = 1e-2) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x.box, y.box, atol=atol)
+        np.testing.assert_allclose(x.keypoints, y.keypoints, atol=atol)
+        assert abs(x.score - y.score) < 1e-4
+
+
+@needs_ort
+@pytest.mark.parametrize("name", ["blazeface", "blazeface_short", "blazeface_full"])
+def test_same_detections_as_torch(name, sample_image_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("PRNET_CACHE", str(tmp_path))
+    img = read_image(sample_image_path)
+    mosaic = np.concatenate([np.concatenate([img, img[:, ::-1]], 1)] * 2, 0)  # 4 smaller faces
+    torch_det, ort_det = get_detector(name), get_detector(name, backend="onnxruntime")
+    assert ort_det.backend == "onnxruntime" and torch_det.backend == "torch"
+    mosaic = np.ascontiguousarray(mosaic)
+    assert len(ort_det(img)) == 1
+    for im in (img, mosaic):
+        _same(ort_det(im), torch_det(im))
+    for got, want in zip(ort_det.detect_batch([img, mosaic]), [torch_det(img), torch_det(mosaic)]):
+        _same(got, want)
+
+
+@needs_ort
+def test_prn_detector_follows_the_network_backend(tmp_path, monkeypatch):
+    from prnet import PRN
+
+    monkeypatch.setenv("PRNET_CACHE", str(tmp_path))
+    assert PRN(device="cpu", backend="onnxruntime").detector.backend == "onnxruntime"
+    assert PRN(device="cpu", backend="torch").detector.backend == "torch"
+    names = sorted(p.name.split("-")[0] for p in (tmp_path / "onnx").glob("*.onnx"))
+    assert names == ["blazeface_full", "blazeface_short", "mobilenet_unet"]
+
+
+@needs_ort
+def test_auto_detector_falls_back_to_torch(tmp_path, monkeypatch, caplog):
+    import prnet.models.onnx_runtime as rt
+    from prnet import PRN
+
+    monkeypatch.setenv("PRNET_CACHE", str(tmp_path))
+
+    def broken(variant):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(rt, "cached_detector_onnx", broken)
+    with caplog.at_level(logging.WARNING, logger="prnet.pipeline.prn"):
+        p = PRN(device="cpu")
+    assert p.backend == "onnxruntime" and p.detector.backend == "torch"
+    msgs = [r.getMessage() for r in caplog.records if r.name == "prnet.pipeline.prn"]
+    assert len(msgs) == 1 and "no space left" in msgs[0] and "\n" not in msgs[0]
+    with pytest.raises(OSError, match="no space"):
+        PRN(device="cpu", backend="onnxruntime")  # asked for explicitly: no fallback
+
+
+def test_unknown_backend_and_detector_names():
+    with pytest.raises(PRNetError, match="torch or onnxruntime"):
+        get_detector("blazeface", backend="tflite")
+    with pytest.raises(PRNetError, match="unknown face detector"):
+        get_detector("nope", backend="onnxruntime")
