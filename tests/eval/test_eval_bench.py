@@ -90,10 +90,13 @@ def test_bench_realtime_fields_per_backend(tmp_path, capsys) -> None:
                  "--video-frames", "4", "--json", str(out)]) == 0
     assert "Per backend" in capsys.readouterr().out
     r = json.loads(out.read_text())
+    from prnet.models.weights import is_bundled
+
     want = ["torch"] + (["onnxruntime"] if onnxruntime_available() else [])
+    want += [f"{b}+fast" for b in want] if is_bundled("fast") else []  # the fast network too
     assert list(r["backends"]) == want
-    keys = ("e2e_ms_per_face", "landmarks_pose_ms_per_face", "network_ms_b1", "detect_ms",
-            "video_fps_640x480")
+    keys = ("e2e_ms_per_face", "landmarks_pose_ms_per_face", "dense_ms_per_face",
+            "network_ms_b1", "detect_ms", "video_fps_640x480")
     for b in want:
         assert all(r["backends"][b][k] > 0 for k in keys), (b, r["backends"][b])
         v = r["backends"][b]["video"]

@@ -39,7 +39,7 @@ def test_resfcn256_is_the_original_architecture():
 
 
 def test_unknown_model_name():
-    with pytest.raises(PRNetError, match="unknown model 'nope'; available: mobilenet_unet, mobilenet_unet_wide, resfcn256"):
+    with pytest.raises(PRNetError, match="unknown model 'nope'; available: mobilenet_unet, mobilenet_unet_fast, mobilenet_unet_wide, resfcn256"):
         create_model("nope")
 
 

@@ -241,7 +241,9 @@ def _register_video(sub: argparse._SubParsersAction) -> None:
         description="Every frame of a video file or a camera is reconstructed; faces are "
         "tracked from their previous landmarks (the detector runs only every --redetect-every "
         "frames or when a track is lost), smoothed with a One-Euro filter (on by default) and "
-        "written to DIR: an H.264 MP4 that browsers play, a CSV and an NPZ.",
+        "written to DIR: an H.264 MP4 that browsers play, a CSV and an NPZ. The network is the "
+        "fast 128² one (--model fast) unless --model, --weights or --onnx names another "
+        "(--model default: the photo network).",
         epilog="exit status: 0 the whole video processed (a camera: stopped by q, Ctrl-C or "
         "--max-frames); 1 it cannot be read (no such camera), stopped early (a corrupt or "
         "truncated stream; the outputs so far are kept) or the outputs cannot be written; 130 "
@@ -346,6 +348,16 @@ def _video_source(args: argparse.Namespace) -> str | int:
     return args.input
 
 
+def video_model(args: argparse.Namespace) -> str | None:
+    """The network of ``prnet video``: ``--model``, else the fast 128² network when it is
+    bundled and no ``--weights``/``--onnx`` names another."""
+    from prnet.models.weights import is_bundled
+
+    if args.model or args.weights or args.onnx:
+        return args.model
+    return "fast" if is_bundled("fast") else None
+
+
 def _run_video(args: argparse.Namespace) -> int:
     from prnet.apps.camera import CameraReader
     from prnet.apps.video import VideoProcessor, VideoReader
@@ -366,7 +378,7 @@ def _run_video(args: argparse.Namespace) -> int:
             say(f"prnet: note: no preview window ({problem}); running without it, Ctrl-C stops")
             preview = False
     proc = VideoProcessor(
-        load_prn(args),
+        load_prn(args, model=video_model(args)),
         every=args.every,
         max_frames=args.max_frames,
         smooth=args.smooth,

@@ -33,7 +33,10 @@ def model_parser(**defaults: Any) -> argparse.ArgumentParser:
     g.add_argument("--device", default=d["device"],
                    help=f"cpu, cuda, cuda:1, ... or auto: CUDA when available (default {d['device']})")
     g.add_argument("--model", default=None, metavar="NAME",
-                   help="network name (default: the bundled mobilenet_unet)")
+                   help="network: mobilenet_unet (alias default: the photo network, used when "
+                        "none is given, except by prnet video), mobilenet_unet_fast (alias fast: "
+                        "the same network at 128², about 4x cheaper, prnet video's default), or "
+                        "another registered name (with --weights)")
     g.add_argument("--weights", default=None, metavar="FILE",
                    help="safetensors weights to use instead of the bundled ones")
     g.add_argument("--detector", default=d["detector"], choices=detectors, metavar="NAME",

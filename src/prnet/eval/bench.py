@@ -339,7 +339,8 @@ def run_bench(
     ``backends`` (default: torch, and onnxruntime when installed and the run is fp32 on the
     CPU; :func:`~prnet.eval.bench_backends.available_backends`): each gets
     :func:`~prnet.eval.bench_backends.bench_backends` (all timed in turns) —
-    ``e2e_ms_per_face``, ``landmarks_pose_ms_per_face``, ``network_ms_b1``, ``detect_ms`` and
+    ``e2e_ms_per_face``, ``landmarks_pose_ms_per_face``, ``dense_ms_per_face`` (landmarks, pose,
+    dense vertices and colours; no file), ``network_ms_b1``, ``detect_ms`` and
     ``video_fps_640x480`` (``video_frames`` frames through the ``prnet video`` tracking path; 0
     skips it).
 
@@ -350,7 +351,8 @@ def run_bench(
         ``network_ms_b1_torch``, ``network_ms_b1_contiguous``, ``backend``, ``throughput``
         (:func:`bench_network` / :func:`bench_stage4` rows), ``baselines`` (when given) and
         ``cuda_graph_b1`` (CUDA only), ``backends`` (backend → its real-time figures) and,
-        for the pipeline's own backend, ``landmarks_pose_ms_per_face``, ``detect_ms`` and
+        for the pipeline's own backend, ``landmarks_pose_ms_per_face``, ``dense_ms_per_face``,
+        ``detect_ms`` and
         ``video_fps_640x480``.
 
     Raises:
@@ -436,7 +438,7 @@ def run_bench(
     out["backends"] = _per_backend(prn, opts, path.read_bytes(), name, repeats, seconds,
                                    video_frames, backends, say)
     own = out["backends"].get(prn.backend, {})
-    for key in ("landmarks_pose_ms_per_face", "detect_ms", "video_fps_640x480"):
+    for key in ("landmarks_pose_ms_per_face", "dense_ms_per_face", "detect_ms", "video_fps_640x480"):
         if key in own:
             out[key] = own[key]
     out["seconds"] = round(time.perf_counter() - t0, 1)
@@ -447,14 +449,19 @@ def _per_backend(prn: Any, opts: ModelOptions, image_bytes: bytes, name: str, re
                  seconds: float, video_frames: int, backends: Sequence[str] | None,
                  say: Callable[[str], None]) -> dict[str, dict[str, Any]]:
     """:func:`~prnet.eval.bench_backends.bench_backends` over ``backends`` (``prn`` for its
-    own, a new PRN with the same options for each other)."""
+    own, a new PRN with the same options for each other), and, when the run times the bundled
+    default network, the bundled fast network on each backend too (keys ``"<backend>+fast"``)."""
     from prnet import PRN
     from prnet.eval.bench_backends import available_backends, bench_backends
+    from prnet.models.weights import DEFAULT_MODEL, is_bundled
 
     wanted = list(backends) if backends is not None else available_backends(
         str(prn.device), prn.precision)
     prns = {b: prn if b == prn.backend else PRN(options=opts.replace(backend=b, onnx=None))
             for b in wanted}
+    if is_bundled("fast") and name == DEFAULT_MODEL and opts.weights is None and opts.onnx is None:
+        prns.update({f"{b}+fast": PRN(options=opts.replace(backend=b, onnx=None, model="fast"))
+                     for b in wanted})
     return bench_backends(prns, image_bytes, repeats, seconds, video_frames, name, log=say)
 
 
@@ -470,24 +477,26 @@ def _backend_table(result: dict[str, Any]) -> list[str]:
     if not per:
         return []
     teacher = (result.get("baselines") or {}).get("teacher")
-    title = ("Per backend (ms; landmarks+pose: detect, crop, network, uncrop, landmarks, pose, "
-             "no dense output; video: the `prnet video` tracking path at 640x480, no drawing):")
-    head = (f"  {'backend':<12} {'e2e/face':>9} {'lmk+pose/face':>14} {'network b1':>11} "
-            f"{'detect':>8} {'video fps':>10}")
+    title = ("Per backend (ms; landmarks+pose: detect, crop, network, uncrop, landmarks, pose; "
+             "+dense: also dense vertices and colours, no file; e2e: the whole pipeline with "
+             "exports; video: the `prnet video` tracking path at 640x480, no drawing):")
+    head = (f"  {'backend':<17} {'e2e/face':>9} {'lmk+pose/face':>14} {'+dense/face':>12} "
+            f"{'network b1':>11} {'detect':>8} {'video fps':>10}")
     lines = ["", title, head]
 
     def cell(v: Any, width: int, fmt: str = ".2f") -> str:
         return f"{v:{width}{fmt}}" if isinstance(v, (int, float)) else f"{'-':>{width}}"
 
     for b, r in per.items():
-        lines.append(f"  {b:<12} {cell(r.get('e2e_ms_per_face'), 9)} "
+        lines.append(f"  {b:<17} {cell(r.get('e2e_ms_per_face'), 9)} "
                      f"{cell(r.get('landmarks_pose_ms_per_face'), 14)} "
+                     f"{cell(r.get('dense_ms_per_face'), 12)} "
                      f"{cell(r.get('network_ms_b1'), 11)} {cell(r.get('detect_ms'), 8)} "
                      f"{cell(r.get('video_fps_640x480'), 10, '.1f')}")
     if teacher:
-        lines.append(f"  {'teacher net':<12} {cell(teacher.get('e2e_ms_per_face_swapped'), 9)} "
-                     f"{'-':>14} {cell(teacher.get('network_ms_b1'), 11)} {'-':>8} {'-':>10}"
-                     "   (3DDFA_V2 network in place of ours, torch)")
+        lines.append(f"  {'teacher net':<17} {cell(teacher.get('e2e_ms_per_face_swapped'), 9)} "
+                     f"{'-':>14} {'-':>12} {cell(teacher.get('network_ms_b1'), 11)} {'-':>8} "
+                     f"{'-':>10}   (3DDFA_V2 network in place of ours, torch)")
     return lines
 
 

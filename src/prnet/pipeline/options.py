@@ -42,7 +42,8 @@ class ModelOptions:
     """How a :class:`prnet.PRN` is built and runs.
 
     Attributes:
-        model: registered network name (None: the bundled model).
+        model: registered network name or alias (``"fast"``: the 128² network); None: the
+            bundled default.
         weights: safetensors file to use instead of the bundled weights.
         device: "cpu", "cuda", "cuda:1", … or "auto" (CUDA when available).
         detector: registered detector name (see :func:`prnet.detect.available_detectors`).
@@ -84,6 +85,10 @@ class ModelOptions:
                 raise PRNetError(f"{name} must be a non-empty name (a string), got {getattr(self, name)!r}")
         if self.model is not None and (not isinstance(self.model, str) or not self.model):
             raise PRNetError(f"model must be a network name (a string) or None, got {self.model!r}")
+        if self.model is not None:
+            from prnet.models import resolve_model_name
+
+            object.__setattr__(self, "model", resolve_model_name(self.model))
         if isinstance(self.refine, str) or self.refine not in (True, False):
             raise PRNetError(f"refine must be True or False, got {self.refine!r}")
         object.__setattr__(self, "refine", bool(self.refine))

@@ -183,6 +183,8 @@ def _init_model(cfg: TrainConfig, pack_dir: Path) -> torch.nn.Module:
                                  "(only a mobilenet_unet widens into a wider one)")
             load_weights(narrow, cfg.init)
             widths = tuple(b.reduce[0].out_channels for b in model.decoder)
+            if widths == tuple(b.reduce[0].out_channels for b in narrow.decoder):
+                return load_weights(model, cfg.init)  # same tensors at another input size
             if any(w < b.reduce[0].out_channels for w, b in zip(widths, narrow.decoder)):
                 raise PRNetError(f"--init {cfg.init}: {source} is wider than {cfg.model}; "
                                  "a decoder can be widened, not narrowed")
