@@ -173,7 +173,7 @@ def test_match_colors_and_poisson_blend():
 def test_cli_swap(prn, astro, other, tmp_path, monkeypatch, capsys):
     import prnet.cli.apps as cli_apps
 
-    monkeypatch.setattr(cli_apps, "load_prn", lambda args: prn)
+    monkeypatch.setattr(cli_apps, "load_prn", lambda args, **kw: prn)
     src = tmp_path / "src.png"
     ref = tmp_path / "ref.png"
     write_image(src, astro[0])

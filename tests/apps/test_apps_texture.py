@@ -94,7 +94,7 @@ def test_bad_arguments(face):
 def test_cli_texture(prn, sample_image_path, tmp_path, monkeypatch, capsys):
     import prnet.cli.apps as cli_apps
 
-    monkeypatch.setattr(cli_apps, "load_prn", lambda args: prn)
+    monkeypatch.setattr(cli_apps, "load_prn", lambda args, **kw: prn)
     (tmp_path / "in").mkdir()
     src = tmp_path / "in" / "astro.png"
     write_image(src, read_image(sample_image_path))

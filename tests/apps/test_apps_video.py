@@ -232,7 +232,7 @@ def test_reader_errors(tmp_path, monkeypatch):
 def test_cli_video(prn, clip, tmp_path, monkeypatch, capsys):
     import prnet.cli.apps as cli_apps
 
-    monkeypatch.setattr(cli_apps, "load_prn", lambda args: prn)
+    monkeypatch.setattr(cli_apps, "load_prn", lambda args, **kw: prn)
     rc = main(
         [
             "video",
@@ -323,3 +323,25 @@ def test_lost_track_triggers_detection(prn, astro, tmp_path):
     ]
     assert s.track_ids == [0, 1] and z["track"].tolist() == [0, 0, 1, 1]
     assert z["box"][2, 0] > 440
+
+
+@pytest.mark.skipif(not have_pyav(), reason='needs PyAV: pip install "prnet[video]"')
+def test_frame_rgb_takes_the_fast_conversion_only_where_it_holds(tmp_path, sample_image_path):
+    """BT.601 limited-range yuv420p frames go through OpenCV's I420 conversion (within a few
+    levels of swscale's); other colour spaces and formats through swscale, unchanged."""
+    import av
+
+    from prnet.apps.video import frame_rgb
+    from prnet.eval.bench_backends import synthetic_clip
+
+    clip = synthetic_clip(tmp_path / "c.mp4", read_image(sample_image_path), 5)
+    with av.open(str(clip)) as c:
+        frames = list(c.decode(video=0))
+    assert frames[0].format.name == "yuv420p"
+    for fr in frames:
+        slow, fast = fr.to_ndarray(format="rgb24"), frame_rgb(fr)
+        assert fast.shape == slow.shape and fast.dtype == np.uint8
+        d = np.abs(fast.astype(int) - slow.astype(int))
+        assert d.mean() < 2.0 and np.percentile(d, 99) <= 6
+    other = av.VideoFrame.from_ndarray(slow, format="rgb24").reformat(format="yuv444p")
+    assert np.array_equal(frame_rgb(other), other.to_ndarray(format="rgb24"))

@@ -60,7 +60,7 @@ def _probe(path) -> tuple[str, str, int, int, int]:
 def _use(monkeypatch, prn):
     import prnet.cli.apps as cli_apps
 
-    monkeypatch.setattr(cli_apps, "load_prn", lambda args: prn)
+    monkeypatch.setattr(cli_apps, "load_prn", lambda args, **kw: prn)
 
 
 @needs_h264

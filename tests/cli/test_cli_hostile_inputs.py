@@ -50,7 +50,7 @@ def run_cli(*argv) -> tuple[int, str, str]:
 def shared_network(prn, monkeypatch):
     """Every command gets the shared fixture network instead of loading its own."""
     monkeypatch.setattr(cli_reconstruct, "load_prn", lambda args, detector=None: prn)
-    monkeypatch.setattr(cli_apps, "load_prn", lambda args: prn)
+    monkeypatch.setattr(cli_apps, "load_prn", lambda args, **kw: prn)
 
 
 @pytest.fixture(scope="module")

@@ -78,6 +78,23 @@ def have_pyav() -> bool:
 # --------------------------------------------------------------------------- reading
 
 
+#: PyAV colour spaces that are BT.601 (unspecified, BT470BG, SMPTE170M), as OpenCV's I420
+#: conversion assumes.
+_BT601 = {2, 5, 6}
+
+
+def frame_rgb(frame) -> np.ndarray:
+    """A decoded PyAV frame as (H, W, 3) RGB uint8. Limited-range BT.601 yuv420p (most phone and
+    web video at SD sizes) goes through OpenCV's I420 conversion: 0.3 instead of 3-7 ms for a
+    640×480 frame, within a few levels of swscale's (its chroma upsampling differs); every other
+    format through PyAV (swscale)."""
+    w, h = frame.width, frame.height
+    if (frame.format.name == "yuv420p" and frame.color_range != 2 and frame.colorspace in _BT601
+            and w % 2 == 0 and h % 2 == 0):
+        return cv2.cvtColor(frame.to_ndarray(format="yuv420p"), cv2.COLOR_YUV2RGB_I420)
+    return frame.to_ndarray(format="rgb24")
+
+
 def _upright(frame: np.ndarray, rotation: float) -> np.ndarray:
     """Apply a display-matrix rotation (degrees counter-clockwise, PyAV's ``VideoFrame.rotation``)
     rounded to a multiple of 90°."""
@@ -191,7 +208,7 @@ class VideoReader:
                 continue
             for fr in frames:
                 t = float(fr.time) if fr.time is not None else index / self.fps
-                yield index, t, _upright(fr.to_ndarray(format="rgb24"), getattr(fr, "rotation", 0))
+                yield index, t, _upright(frame_rgb(fr), getattr(fr, "rotation", 0))
                 index += 1
 
     def _iter_cv(self) -> Iterator[tuple[int, float, np.ndarray]]:
