@@ -37,19 +37,22 @@ def test_bench_phone_cli_json(tmp_path) -> None:
     out = tmp_path / "phone.json"
     res = subprocess.run(
         [sys.executable, "-m", "prnet", "--threads", "1", "bench", "--phone", "--phone-sizes", "2",
-         "--json", str(out)], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600,
-        check=False)
+         "--phone-groups", "1600x778", "--json", str(out)], cwd=tmp_path, env=_env(),
+        capture_output=True, text=True, timeout=600, check=False)
     assert res.returncode == 0, res.stderr[-2000:]
     r = json.loads(out.read_text())["phone"]
     assert "ru_maxrss" in r["method"] and r["threads"] == 1
-    cases = r["cases"]
-    assert [c["outputs"] for c in cases] == ["kpt", "all"]
+    cases, group = r["cases"][:2], r["cases"][2:]
+    assert [c["outputs"] for c in r["cases"]] == ["kpt", "all", "kpt", "all"]
+    assert [(c["kind"], c["width"], c["height"]) for c in group] == [("group", 1600, 778)] * 2
+    assert group[1]["ratio"] > 0 and group[1]["bytes_written"] > group[0]["bytes_written"]
     for c in cases:
+        assert c["kind"] == "close-up"
         assert set(c) >= {"megapixels", "width", "height", "faces", "outputs",
                           "seconds_per_image", "peak_rss_mb", "ratio", "exit_status",
                           "bytes_written", "files_written", "cpu_seconds_per_image",
                           "cpu_ratio"}
-        assert c["megapixels"] == 2 and c["seconds_per_image"] > 0 and c["peak_rss_mb"] > 0
+        assert round(c["megapixels"]) == 2 and c["seconds_per_image"] > 0 and c["peak_rss_mb"] > 0
         assert c["exit_status"] == 0
     assert cases[0]["ratio"] == 1.0 and cases[1]["ratio"] > 0
     assert cases[0]["cpu_ratio"] == 1.0 and all(c["cpu_seconds_per_image"] > 0 for c in cases)
@@ -77,3 +80,24 @@ def test_reconstruct_cli_large_jpeg(tmp_path) -> None:
 
     ref = PRN(device="cpu").reconstruct(read_image(photo), key=photo)[0].landmarks
     assert np.median(np.linalg.norm(got[:, :2] - ref[:, :2], axis=1)) < 0.5
+
+
+def test_group_photo_has_three_faces_of_group_size(tmp_path, prn) -> None:
+    from prnet.eval.phone import make_group_photo
+    from prnet.io import read_image
+
+    assert make_group_photo(tmp_path / "g.jpg", (2400, 1166)) == (2400, 1166)
+    faces = prn.detect(read_image(tmp_path / "g.jpg"))
+    assert len(faces) == 3
+    widths = [d.box[2] - d.box[0] for d in faces]
+    assert all(100 < w < 200 for w in widths)  # group-photo faces, not close-ups
+    with pytest.raises(PRNetError):
+        make_group_photo(tmp_path / "x.jpg", (10, 10))
+
+
+def test_bad_group_size_is_one_line(capsys) -> None:
+    from prnet.cli import main
+
+    assert main(["bench", "--phone", "--phone-groups", "8000"]) != 0
+    err = capsys.readouterr().err
+    assert "--phone-groups '8000': expected WIDTHxHEIGHT" in err and "Traceback" not in err

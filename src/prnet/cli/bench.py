@@ -62,10 +62,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     ph = p.add_argument_group("phone photos")
     ph.add_argument("--phone", action="store_true",
                     help="instead of the above: time `prnet reconstruct --kpt` and `--all` on "
-                         "12-MP and 48-MP photos with several faces (made in a temp folder), "
-                         "each run a child process: seconds per image and its peak RSS")
+                         "12-MP and 48-MP close-ups and an 8000x3888 group photo, three faces "
+                         "each (made in a temp folder), each run a child process: seconds per "
+                         "image, CPU seconds, peak RSS, bytes written")
     ph.add_argument("--phone-sizes", type=float, nargs="+", default=None, metavar="MP",
-                    help="megapixels of the phone photos (default 12 48)")
+                    help="megapixels of the close-ups (default 12 48)")
+    ph.add_argument("--phone-groups", nargs="*", default=None, metavar="WxH",
+                    help="sizes of the group photos (default 8000x3888; none: no group photo)")
     ph.add_argument("--phone-repeats", type=int, default=1, metavar="N",
                     help="runs per photo and output flag (default 1)")
     p.set_defaults(func=run)
@@ -129,17 +132,33 @@ def _run_throughput(args: argparse.Namespace) -> int:
 def _run_phone(args: argparse.Namespace) -> int:
     """``prnet bench --phone``: the phone-photo case (:mod:`prnet.eval.phone`)."""
     from prnet.errors import PRNetError
-    from prnet.eval.phone import PHONE_SIZES, bench_phone, format_phone
+    from prnet.eval.phone import GROUP_SIZE, PHONE_SIZES, bench_phone, format_phone
     from prnet.io.text import write_json
 
     sizes = args.phone_sizes or PHONE_SIZES
     if min(sizes) <= 0 or args.phone_repeats < 1:
         raise PRNetError(f"--phone-sizes > 0 and --phone-repeats >= 1, got {sizes}, "
                          f"{args.phone_repeats}")
+    groups = [GROUP_SIZE] if args.phone_groups is None else [
+        _size(v) for v in args.phone_groups]
     result = bench_phone(sizes, repeats=args.phone_repeats, extra=["--device", args.device],
                          log=lambda m: print(m, file=sys.stderr, flush=True),
-                         threads=getattr(args, "threads", None))
+                         threads=getattr(args, "threads", None), groups=groups)
     print(format_phone(result), end="")
     if args.json:
         print(f"wrote {write_json(args.json, {'phone': result})}")
     return 0
+
+
+def _size(text: str) -> tuple[int, int]:
+    """``WxH`` → (width, height).
+
+    Raises:
+        PRNetError: not two positive integers joined by x.
+    """
+    from prnet.errors import PRNetError
+
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise PRNetError(f"--phone-groups {text!r}: expected WIDTHxHEIGHT, e.g. 8000x3888")
+    return int(parts[0]), int(parts[1])

@@ -1,9 +1,10 @@
 """The phone-photo benchmark: large JPEGs with several faces through the whole command.
 
 :func:`make_phone_photo` builds a test photo at run time (the bundled sample's face, upscaled
-and tiled onto a large canvas, saved as JPEG q=92); :func:`bench_phone` runs
-``python -m prnet reconstruct PHOTO --kpt`` and ``--all`` on 12-MP and 48-MP photos, each as a
-child process, and reports seconds per image, the child's peak resident memory (its
+and tiled onto a large canvas, saved as JPEG q=92: close-ups) and :func:`make_group_photo` a
+group photo (the whole sample three times on an 8000×3888 canvas, JPEG q=95);
+:func:`bench_phone` runs ``python -m prnet reconstruct PHOTO --kpt`` and ``--all`` on 12-MP and
+48-MP close-ups and the group photo, each as a child process, and reports seconds per image, the child's peak resident memory (its
 ``ru_maxrss`` from ``os.wait4``: the rusage of that one child, not of all children) and the
 bytes it wrote. Speed is given as a ratio to ``--kpt`` timed in the same run; nothing is
 asserted.
@@ -26,10 +27,14 @@ from PIL import Image
 
 from prnet.errors import PRNetError
 
-__all__ = ["PHONE_SIZES", "bench_phone", "format_phone", "make_phone_photo", "run_child"]
+__all__ = ["GROUP_SIZE", "PHONE_SIZES", "bench_phone", "format_phone", "make_group_photo",
+           "make_phone_photo", "run_child"]
 
 #: Megapixels of the default phone photos (a 12-MP and a 48-MP main camera), 4:3.
 PHONE_SIZES: tuple[float, ...] = (12.0, 48.0)
+#: (width, height) of the default group photo (:func:`make_group_photo`): a 3913×1901 three-face
+#: photo scaled to 8000 px wide, as phones take them.
+GROUP_SIZE: tuple[int, int] = (8000, 3888)
 #: The region of the bundled sample around its face (x0, y0, x1, y1).
 _FACE_REGION = (100, 10, 350, 260)
 
@@ -60,6 +65,29 @@ def make_phone_photo(path: str | os.PathLike, megapixels: float, faces: int = 3,
     return w, h
 
 
+def make_group_photo(path: str | os.PathLike, size: tuple[int, int] = GROUP_SIZE,
+                     faces: int = 3, quality: int = 95) -> tuple[int, int]:
+    """Write a JPEG of ``size`` (width, height) with ``faces`` copies of the whole bundled
+    sample photo (face and background, each scaled to about a third of the width) on a grey
+    canvas: faces of a group photo's size rather than close-ups (the 8000×3888 default gives
+    regions of about 780×810 px per face).
+
+    Returns:
+        (width, height) of the photo.
+    """
+    w, h = (int(v) for v in size)
+    if w < 64 or h < 64 or faces < 1:
+        raise PRNetError(f"group photo: width, height >= 64 and faces >= 1, got {w}x{h}, {faces}")
+    src = Image.open(str(resources.files("prnet") / "assets" / "astronaut.jpg")).convert("RGB")
+    side = max(16, min(int(w / faces * 0.975), h))
+    tile = src.resize((side, side), Image.BICUBIC)
+    canvas = Image.new("RGB", (w, h), (128, 128, 128))
+    for k in range(faces):
+        canvas.paste(tile, (int(k * w / faces + (w / faces - side) / 2), (h - side) // 2))
+    canvas.save(path, format="JPEG", quality=quality)
+    return w, h
+
+
 def run_child(args: Sequence[str]) -> tuple[float, float, int, float]:
     """Run ``python -m prnet ARGS`` as a child process.
 
@@ -80,11 +108,14 @@ def run_child(args: Sequence[str]) -> tuple[float, float, int, float]:
 def bench_phone(sizes: Sequence[float] = PHONE_SIZES, outputs: Sequence[str] = ("kpt", "all"),
                 repeats: int = 1, faces: int = 3, extra: Sequence[str] = (),
                 log: Callable[[str], None] | None = None,
-                threads: int | None = None) -> dict[str, Any]:
+                threads: int | None = None,
+                groups: Sequence[tuple[int, int]] = (GROUP_SIZE,)) -> dict[str, Any]:
     """Time ``prnet reconstruct`` on phone photos made in a temporary folder.
 
     Args:
-        sizes: megapixels of the photos.
+        sizes: megapixels of the close-up photos (:func:`make_phone_photo`).
+        groups: (width, height) of the group photos (:func:`make_group_photo`), timed after
+            them (``"kind": "group"`` in their cases).
         outputs: output flags to time, each a separate run (the first is the baseline of the
             ``ratio`` column).
         repeats: runs per (photo, outputs); the median time and the largest peak are kept.
@@ -93,8 +124,8 @@ def bench_phone(sizes: Sequence[float] = PHONE_SIZES, outputs: Sequence[str] = (
         threads: ``prnet --threads N`` for each run (default: torch's choice).
 
     Returns:
-        ``{"method": how memory was measured, "threads", "cases": [{"megapixels", "width", "height",
-        "faces", "outputs", "seconds_per_image", "peak_rss_mb", "ratio",
+        ``{"method": how memory was measured, "threads", "cases": [{"kind" ("close-up" or
+        "group"), "megapixels", "width", "height", "faces", "outputs", "seconds_per_image", "peak_rss_mb", "ratio",
         "cpu_seconds_per_image", "cpu_ratio", "exit_status",
         "bytes_written", "files_written"}]}`` (bytes and files of the last run's folder).
 
@@ -107,15 +138,21 @@ def bench_phone(sizes: Sequence[float] = PHONE_SIZES, outputs: Sequence[str] = (
     glob = [] if threads is None else ["--threads", str(int(threads))]
     cases = []
     with tempfile.TemporaryDirectory(prefix="prnet_phone_") as tmp:
+        photos = []
         for mp in sizes:
             photo = Path(tmp) / f"phone_{mp:g}mp.jpg"
-            w, h = make_phone_photo(photo, mp, faces)
+            photos.append(("close-up", photo, *make_phone_photo(photo, mp, faces)))
+        for size in groups:
+            photo = Path(tmp) / f"group_{size[0]}x{size[1]}.jpg"
+            photos.append(("group", photo, *make_group_photo(photo, size, faces)))
+        for kind, photo, w, h in photos:
+            mp = round(w * h / 1e6, 1)
             base = cpu_base = None
             for name in outputs:
                 times, peaks, cpus = [], [], []
                 for r in range(repeats):
                     say(f"phone: {w}x{h} ({mp:g} MP), --{name}, run {r + 1}/{repeats}")
-                    out = Path(tmp) / f"out_{mp:g}_{name}_{r}"
+                    out = Path(tmp) / f"out_{photo.stem}_{name}_{r}"
                     secs, peak, status, cpu = run_child([*glob, "reconstruct", str(photo),
                                                     f"--{name}", "-q", "-o", str(out), *extra])
                     if status != 0:
@@ -128,7 +165,8 @@ def bench_phone(sizes: Sequence[float] = PHONE_SIZES, outputs: Sequence[str] = (
                 t = sorted(times)[len(times) // 2]
                 c = sorted(cpus)[len(cpus) // 2]
                 base, cpu_base = (t, c) if base is None else (base, cpu_base)
-                cases.append({"megapixels": mp, "width": w, "height": h, "faces": faces,
+                cases.append({"kind": kind, "megapixels": mp, "width": w, "height": h,
+                              "faces": faces,
                               "outputs": name, "seconds_per_image": round(t, 3),
                               "peak_rss_mb": round(max(peaks), 1), "ratio": round(t / base, 2),
                               "cpu_seconds_per_image": round(c, 3),
@@ -146,12 +184,13 @@ def bench_phone(sizes: Sequence[float] = PHONE_SIZES, outputs: Sequence[str] = (
 
 def format_phone(result: dict[str, Any]) -> str:
     """A plain-text table of :func:`bench_phone`'s result."""
-    header = (f"  {'photo':<22} {'faces':>5} {'outputs':<8} {'s/image':>8} {'ratio':>6} "
+    header = (f"  {'photo':<29} {'faces':>5} {'outputs':<8} {'s/image':>8} {'ratio':>6} "
               f"{'CPU s':>7} {'ratio':>6} {'peak RSS MB':>12} {'MB written':>11} {'files':>6}")
     lines = ["Phone photos (prnet reconstruct as a child process; peak RSS of the child):", header]
     for c in result["cases"]:
-        photo = f"{c['width']}x{c['height']} ({c['megapixels']:g} MP)"
-        lines.append(f"  {photo:<22} {c['faces']:5d} {'--' + c['outputs']:<8} "
+        photo = (f"{c['width']}x{c['height']} ({c['megapixels']:g} MP"
+                 f"{', group' if c.get('kind') == 'group' else ''})")
+        lines.append(f"  {photo:<29} {c['faces']:5d} {'--' + c['outputs']:<8} "
                      f"{c['seconds_per_image']:8.2f} {c['ratio']:6.2f} "
                      f"{c['cpu_seconds_per_image']:7.2f} {c['cpu_ratio']:6.2f} "
                      f"{c['peak_rss_mb']:12.1f} {c['bytes_written'] / 1e6:11.2f} "
