@@ -68,7 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ph.add_argument("--phone-sizes", type=float, nargs="+", default=None, metavar="MP",
                     help="megapixels of the close-ups (default 12 48)")
     ph.add_argument("--phone-groups", nargs="*", default=None, metavar="WxH",
-                    help="sizes of the group photos (default 8000x3888; none: no group photo)")
+                    help="sizes of the group photos (default 8000x3888; the flag with no size: "
+                         "no group photo)")
     ph.add_argument("--phone-repeats", type=int, default=1, metavar="N",
                     help="runs per photo and output flag (default 1)")
     p.set_defaults(func=run)

@@ -138,8 +138,7 @@ def _export_options(args: argparse.Namespace, demo: bool = False):
     if demo and not chosen and not args.all:
         names = list(output_names())
     else:
-        names = list(all_names()) if args.all else []
-        names += chosen if (chosen or args.all) else list(default_names())
+        names = [*all_names(), *chosen] if args.all else chosen or list(default_names())
         names += [o.name for o in registered() if o.modifier and getattr(args, o.name, False)]
     return ExportOptions.from_names(names, texture_size=args.texture_size,
                                     mask_invisible=args.mask_invisible,

@@ -5,6 +5,7 @@ with its one-line install hint, the export cache (``$PRNET_CACHE/onnx``, default
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,14 +67,20 @@ def open_session(path: str | os.PathLike, threads: int | None = None) -> Any:
         raise WeightsError(f"not a usable ONNX file: {path} ({msg[:200]})") from None
 
 
+def cached(name: str, weights_sha256: str, opset: int, export: Callable[[Path], object]) -> Path:
+    """``<cache>/<name>-<sha256[:16]>-opset<opset>.onnx``, written by ``export(path)`` on first
+    use (the exporters write a temporary file and rename it: readers never see half a file)."""
+    path = cache_dir() / f"{name}-{weights_sha256[:16]}-opset{opset}.onnx"
+    if not path.is_file():
+        export(path)
+    return path
+
+
 def cached_detector_onnx(variant: str) -> Path:
     """The bundled BlazeFace ``variant`` as ONNX in the cache, exported on first use (keyed by
     its weights' sha256 and the opset)."""
     from prnet.detect.blazeface import SPECS
     from prnet.models.onnx_export import DEFAULT_OPSET, export_detector_onnx
 
-    sha = SPECS[variant].sha256
-    path = cache_dir() / f"blazeface_{variant}-{sha[:16]}-opset{DEFAULT_OPSET}.onnx"
-    if not path.is_file():
-        export_detector_onnx(variant, path, DEFAULT_OPSET)
-    return path
+    return cached(f"blazeface_{variant}", SPECS[variant].sha256, DEFAULT_OPSET,
+                  lambda path: export_detector_onnx(variant, path, DEFAULT_OPSET))

@@ -23,9 +23,10 @@ import torch
 from prnet.errors import PRNetError, WeightsError
 from prnet.geometry.crop import CROP
 from prnet.models.onnx_export import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, export_onnx
-from prnet.models.onnx_runtime import (  # noqa: F401 (INSTALL_HINT, onnxruntime_available: API)
+from prnet.models.onnx_runtime import (  # noqa: F401 (INSTALL_HINT, cache_dir, onnxruntime_available: API)
     INSTALL_HINT,
     cache_dir,
+    cached,
     import_ort,
     onnxruntime_available,
     open_session,
@@ -66,10 +67,8 @@ def cached_onnx(net: torch.nn.Module, model: str, weights_sha256: str,
                 opset: int = DEFAULT_OPSET) -> Path:
     """The ONNX file of ``net`` in the cache, exported on first use (keyed by model name,
     weights sha256 and opset)."""
-    path = cache_dir() / f"{model}-{weights_sha256[:16]}-opset{opset}.onnx"
-    if not path.is_file():
-        export_onnx(net, path, model, weights_sha256, opset)
-    return path
+    return cached(model, weights_sha256, opset,
+                  lambda path: export_onnx(net, path, model, weights_sha256, opset))
 
 
 def open_runtime(path: str | os.PathLike, threads: int | None = None) -> Any:

@@ -66,6 +66,11 @@ def _check_precision(precision: str, device: str) -> str:
     return precision
 
 
+def _one_line(exc: BaseException) -> str:
+    """``Type: message`` on one line, at most 200 characters (for the "auto" fallback warnings)."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+
+
 class PRN:
     """Dense 3D face reconstruction and alignment (PRNet) with a bundled model and detector.
 
@@ -150,7 +155,7 @@ class PRN:
             if options.backend != "auto":
                 raise
             log.warning("backend auto: onnxruntime unusable (%s); running the network in torch",
-                        " ".join(f"{type(exc).__name__}: {exc}".split())[:200])
+                        _one_line(exc))
             self.backend = "torch"
             return PosmapNetwork(self.net, self.device, self.precision, options.batch_size, flip,
                                  self.layout)
@@ -165,7 +170,7 @@ class PRN:
                 if options.backend == "onnxruntime" or options.detector not in available_detectors():
                     raise
                 log.warning("backend auto: the detector runs in torch (%s)",
-                            " ".join(f"{type(exc).__name__}: {exc}".split())[:200])
+                            _one_line(exc))
         return get_detector(options.detector, device=self.device)
 
     # The run-time options can change on a live PRN (the network and detector stay loaded).

@@ -181,10 +181,10 @@ def _init_model(cfg: TrainConfig, pack_dir: Path) -> torch.nn.Module:
             if not (isinstance(model, MobileNetUNet) and isinstance(narrow, MobileNetUNet)):
                 raise PRNetError(f"--init {cfg.init}: weights of {source} cannot start {cfg.model} "
                                  "(only a mobilenet_unet widens into a wider one)")
-            load_weights(narrow, cfg.init)
             widths = tuple(b.reduce[0].out_channels for b in model.decoder)
             if widths == tuple(b.reduce[0].out_channels for b in narrow.decoder):
                 return load_weights(model, cfg.init)  # same tensors at another input size
+            load_weights(narrow, cfg.init)
             if any(w < b.reduce[0].out_channels for w, b in zip(widths, narrow.decoder)):
                 raise PRNetError(f"--init {cfg.init}: {source} is wider than {cfg.model}; "
                                  "a decoder can be widened, not narrowed")
