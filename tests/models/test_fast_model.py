@@ -1,5 +1,6 @@
-"""The fast network (``mobilenet_unet_fast``, alias ``fast``): the default network's tensors run
-at 128² inside the 256² interface; aliases, weights, ONNX, training init and the video default."""
+"""The fast network (``mobilenet_unet_fast``, alias ``fast``): the default network without its two
+full-resolution decoder blocks (a 64² residual upsampled to the 256² map); aliases, the shape of
+its computation, ONNX, training init and the video default."""
 
 from __future__ import annotations
 
@@ -27,27 +28,37 @@ def test_aliases_resolve_everywhere():
         ModelOptions(model="quick")
 
 
-def test_same_tensors_half_the_resolution():
-    """The default network's weights load into the fast one unchanged; it sees the crop 2×2
-    averaged, so a crop that is constant on 2×2 blocks gives the same map as the 128² image
-    upsampled, and its residual is smooth (bilinear) at 256²."""
-    fast, full = create_model("fast").eval(), create_model("mobilenet_unet").eval()
-    load_weights(fast, DEFAULT_FILE)
-    load_weights(full, DEFAULT_FILE)
-    assert fast.input_size == 128 and full.input_size == 256
-    small = torch.rand(2, 3, 128, 128)
-    x = F.interpolate(small, scale_factor=2, mode="nearest")
-    heads = []
+def _fast_from_default() -> torch.nn.Module:
+    """The fast network started from the bundled default weights, with a random head."""
+    from prnet.models.widen import shorten_decoder
+
+    full = load_weights(create_model("mobilenet_unet").eval(), DEFAULT_FILE)
+    fast = shorten_decoder(full, create_model("fast").eval())
+    torch.nn.init.normal_(fast.head.weight, std=0.02)
+    return fast
+
+
+def test_the_default_network_stopped_at_64():
+    """The fast network computes the default network's first three decoder blocks (same
+    tensors, same features), then a head at 64² whose output is bilinearly upsampled."""
+    full = load_weights(create_model("mobilenet_unet").eval(), DEFAULT_FILE)
+    fast = _fast_from_default()
+    assert fast.output_size == 64 and full.output_size == 256 and len(fast.decoder) == 3
+    feats, heads = [], []
+    full.decoder[2].register_forward_hook(lambda m, i, o: feats.append(o))
+    fast.decoder[2].register_forward_hook(lambda m, i, o: feats.append(o))
     fast.head.register_forward_hook(lambda m, i, o: heads.append(o))
+    x = torch.rand(2, 3, 256, 256)
     with torch.inference_mode():
+        full(x)
         y = fast(x)
-        y2 = fast(x + 0.01 * torch.tensor([[1.0, -1.0], [-1.0, 1.0]]).repeat(128, 128))  # 0 per 2×2
-    assert y.shape == (2, 3, 256, 256) and heads[0].shape == (2, 3, 128, 128)
-    assert torch.allclose(y, y2, atol=1e-4)
+    assert feats[0].shape == (2, 96, 64, 64) and torch.equal(feats[0], feats[1])
+    assert y.shape == (2, 3, 256, 256) and heads[0].shape == (2, 3, 64, 64)
     up = F.interpolate(heads[0], size=(256, 256), mode="bilinear", align_corners=False)
     assert torch.allclose(y, fast.mean_posmap + up * fast.residual_scale, atol=1e-4)
-    with pytest.raises(ValueError, match="must divide 256"):
-        type(fast)(input_size=100)
+    assert heads[0].abs().max() > 0.01  # the random head is not the zero one
+    with pytest.raises(ValueError, match="1 to 5 block widths"):
+        type(fast)(decoder=())
 
 
 def test_onnx_export_matches_torch(tmp_path):
@@ -56,7 +67,7 @@ def test_onnx_export_matches_torch(tmp_path):
     from prnet.models.onnx_export import export_onnx
     from prnet.pipeline.onnx_backend import open_runtime
 
-    net = load_weights(create_model("fast").eval(), DEFAULT_FILE)
+    net = _fast_from_default()
     path = export_onnx(net, tmp_path / "fast.onnx", "mobilenet_unet_fast", "0" * 64)
     x = torch.rand(3, 3, 256, 256)
     with torch.inference_mode():
@@ -72,10 +83,15 @@ def test_training_starts_from_the_default_networks_weights(tmp_path):
     from prnet.train.loop import _init_model
 
     m = _init_model(TrainConfig(model="mobilenet_unet_fast", init=str(DEFAULT_FILE)), tmp_path)
-    assert m.input_size == 128
+    assert m.output_size == 64
     sd = load_file(str(DEFAULT_FILE))
     for k, v in m.state_dict().items():
-        assert torch.equal(v, sd[k].to(v.dtype)), k
+        if k.startswith("head."):  # the head reads 96 channels at 64², not 32 at 256²: zero
+            assert not v.any(), k
+        else:
+            assert torch.equal(v, sd[k].to(v.dtype)), k
+    assert m.head.weight.shape == (3, 96, 3, 3) != sd["head.weight"].shape
+    assert not any(k.startswith(("decoder.3.", "decoder.4.")) for k in m.state_dict())
 
 
 @pytest.mark.parametrize(("argv", "want"), [

@@ -242,7 +242,7 @@ def _register_video(sub: argparse._SubParsersAction) -> None:
         "tracked from their previous landmarks (the detector runs only every --redetect-every "
         "frames or when a track is lost), smoothed with a One-Euro filter (on by default) and "
         "written to DIR: an H.264 MP4 that browsers play, a CSV and an NPZ. The network is the "
-        "fast 128² one (--model fast) unless --model, --weights or --onnx names another "
+        "fast one (--model fast) unless --model, --weights or --onnx names another "
         "(--model default: the photo network).",
         epilog="exit status: 0 the whole video processed (a camera: stopped by q, Ctrl-C or "
         "--max-frames); 1 it cannot be read (no such camera), stopped early (a corrupt or "
@@ -349,7 +349,7 @@ def _video_source(args: argparse.Namespace) -> str | int:
 
 
 def video_model(args: argparse.Namespace) -> str | None:
-    """The network of ``prnet video``: ``--model``, else the fast 128² network when it is
+    """The network of ``prnet video``: ``--model``, else the fast network when it is
     bundled and no ``--weights``/``--onnx`` names another."""
     from prnet.models.weights import is_bundled
 

@@ -11,7 +11,7 @@ from prnet.errors import PRNetError
 
 _REGISTRY: dict[str, Callable[[], nn.Module]] = {}
 
-#: Short names users type: ``fast`` (the 128² network, the default of ``prnet video``) and
+#: Short names users type: ``fast`` (the 64²-output network, the default of ``prnet video``) and
 #: ``default`` (the bundled 256² network).
 MODEL_ALIASES = {"default": "mobilenet_unet", "fast": "mobilenet_unet_fast"}
 
@@ -54,11 +54,11 @@ def _resfcn256() -> nn.Module:
     return ResFCN256()
 
 
-def _unet(width: float, decoder: tuple[int, ...], input_size: int = 256) -> nn.Module:
+def _unet(width: float, decoder: tuple[int, ...]) -> nn.Module:
     from prnet.models.unet import MobileNetUNet
     from prnet.uv.layout import load_layout, mean_posmap
 
-    m = MobileNetUNet(width, decoder, input_size)
+    m = MobileNetUNet(width, decoder)
     m.mean_posmap.copy_(torch.as_tensor(mean_posmap(load_layout())).permute(2, 0, 1)[None])
     return m
 
@@ -77,6 +77,7 @@ def _mobilenet_unet_wide() -> nn.Module:
 
 @register("mobilenet_unet_fast")
 def _mobilenet_unet_fast() -> nn.Module:
-    """The default network run at 128² inside the 256² interface (about 4× cheaper); its weights
-    have the same tensors, so trained ``mobilenet_unet`` weights start it."""
-    return _unet(0.5, (192, 128, 96, 64, 32), input_size=128)
+    """The default network without its two full-resolution decoder blocks: 256² in, a 64²
+    residual upsampled to the 256² map (about 3× faster). Trained ``mobilenet_unet`` weights
+    start it (all tensors but the head)."""
+    return _unet(0.5, (192, 128, 96))

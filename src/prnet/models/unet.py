@@ -31,24 +31,24 @@ class UpBlock(nn.Module):
 class MobileNetUNet(nn.Module):
     """(B, 3, 256, 256) RGB in [0, 1] → (B, 3, 256, 256) position map in crop pixels.
 
-    With ``input_size=128`` the network runs at half resolution inside the same interface (about
-    4× fewer operations): the crop is 2×2-averaged, and the 128² residual is bilinearly upsampled
-    onto the 256² mean face.
+    The decoder climbs from the encoder's stride 32 by one ×2 block per ``decoder`` width: five
+    reach 256². Fewer stop short (three: 64², :attr:`output_size`) and the residual is
+    bilinearly upsampled onto the 256² mean face — the decoder's full-resolution blocks are most
+    of the network's time, while a smooth face surface loses little at 64².
     """
 
-    def __init__(self, width: float = 0.5, decoder: tuple[int, ...] = (192, 128, 96, 64, 32),
-                 input_size: int = CROP) -> None:
+    def __init__(self, width: float = 0.5, decoder: tuple[int, ...] = (192, 128, 96, 64, 32)) -> None:
         super().__init__()
-        if CROP % input_size:
-            raise ValueError(f"input_size {input_size} must divide {CROP}")
-        self.input_size = input_size
+        if not 1 <= len(decoder) <= 5:
+            raise ValueError(f"decoder: 1 to 5 block widths, got {len(decoder)}")
         self.encoder = MobileNetV1(width)
         skips = self.encoder.skip_channels  # strides 2, 4, 8, 16, 32 → deepest last
         cin = skips[-1]
         blocks = []
-        for cskip, cout in zip([*skips[-2::-1], 0], decoder, strict=True):
+        for cskip, cout in zip([*skips[-2::-1], 0], decoder, strict=False):
             blocks.append(UpBlock(cin, cskip, cout))
             cin = cout
+        self.output_size = CROP // 2 ** (5 - len(decoder))
         self.decoder = nn.ModuleList(blocks)
         self.head = nn.Conv2d(cin, 3, 3, 1, 1)
         nn.init.zeros_(self.head.weight)
@@ -58,14 +58,12 @@ class MobileNetUNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # the encoder keeps the teacher's input convention: BGR, (x·255 − 127.5) / 128
-        if self.input_size != CROP:
-            x = F.avg_pool2d(x, CROP // self.input_size)
         x = (x.flip(1) * 255.0 - 127.5) / 128.0
         feats = self.encoder.features(x)
         y = feats[-1]
-        for block, skip in zip(self.decoder, [*feats[-2::-1], None], strict=True):
+        for block, skip in zip(self.decoder, [*feats[-2::-1], None], strict=False):
             y = block(y, skip)
         residual = self.head(y).float()
-        if self.input_size != CROP:
+        if self.output_size != CROP:
             residual = F.interpolate(residual, size=(CROP, CROP), mode="bilinear", align_corners=False)
         return self.mean_posmap + residual * self.residual_scale

@@ -1,4 +1,5 @@
-"""Function-preserving widening of a trained MobileNet U-Net decoder (Net2WiderNet).
+"""Starting one MobileNet U-Net from another: function-preserving widening of a trained decoder
+(Net2WiderNet), and shortening it to fewer (coarser) blocks.
 
 A wider decoder starts from a trained narrow one and computes exactly the same position maps:
 each new channel copies an old one (its incoming weights and BatchNorm), and every layer that
@@ -73,3 +74,14 @@ def widen_decoder(narrow: MobileNetUNet, widths: tuple[int, ...], noise: float =
     wide.head.weight.copy_(_spread(narrow.head.weight, g_in, noise, gen))
     wide.head.bias.copy_(narrow.head.bias)
     return wide
+
+
+def shorten_decoder(full: MobileNetUNet, short: MobileNetUNet) -> MobileNetUNet:
+    """``short`` (a decoder whose widths begin ``full``'s) with ``full``'s encoder and first
+    decoder blocks; its head, which reads a coarser map, stays as initialised (zero: the mean
+    face)."""
+    own = short.state_dict()
+    kept = {k: v.to(own[k].dtype) for k, v in full.state_dict().items()
+            if k in own and v.shape == own[k].shape and not k.startswith("head.")}
+    short.load_state_dict(kept, strict=False)
+    return short

@@ -42,7 +42,7 @@ class ModelOptions:
     """How a :class:`prnet.PRN` is built and runs.
 
     Attributes:
-        model: registered network name or alias (``"fast"``: the 128² network); None: the
+        model: registered network name or alias (``"fast"``: the 64²-output network); None: the
             bundled default.
         weights: safetensors file to use instead of the bundled weights.
         device: "cpu", "cuda", "cuda:1", … or "auto" (CUDA when available).

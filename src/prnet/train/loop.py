@@ -32,7 +32,7 @@ from prnet.models.mobilenet import MobileNetV1
 from prnet.models.precision import autocast
 from prnet.models.unet import MobileNetUNet
 from prnet.models.weights import load_weights, read_weights_meta
-from prnet.models.widen import widen_decoder
+from prnet.models.widen import shorten_decoder, widen_decoder
 from prnet.pipeline.posmaps import network_input, uncrop_maps
 from prnet.train.augment import crop_affines, photometric, resize_batch, warp_images
 from prnet.train.config import TrainConfig, check_config
@@ -180,11 +180,12 @@ def _init_model(cfg: TrainConfig, pack_dir: Path) -> torch.nn.Module:
             narrow = create_model(source)
             if not (isinstance(model, MobileNetUNet) and isinstance(narrow, MobileNetUNet)):
                 raise PRNetError(f"--init {cfg.init}: weights of {source} cannot start {cfg.model} "
-                                 "(only a mobilenet_unet widens into a wider one)")
+                                 "(only a mobilenet_unet widens or shortens into another)")
             widths = tuple(b.reduce[0].out_channels for b in model.decoder)
-            if widths == tuple(b.reduce[0].out_channels for b in narrow.decoder):
-                return load_weights(model, cfg.init)  # same tensors at another input size
+            source_widths = tuple(b.reduce[0].out_channels for b in narrow.decoder)
             load_weights(narrow, cfg.init)
+            if len(widths) < len(source_widths) and widths == source_widths[: len(widths)]:
+                return shorten_decoder(narrow.float(), model)
             if any(w < b.reduce[0].out_channels for w, b in zip(widths, narrow.decoder)):
                 raise PRNetError(f"--init {cfg.init}: {source} is wider than {cfg.model}; "
                                  "a decoder can be widened, not narrowed")
