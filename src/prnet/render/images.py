@@ -138,9 +138,14 @@ def sample_bilinear(texture: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.nda
     y1 = np.minimum(y0 + 1, ht - 1)
     fx = (xf - x0).astype(np.float32)[:, None]
     fy = (yf - y0).astype(np.float32)[:, None]
-    t = tex.astype(np.float32, copy=False)
-    top = t[y0, x0] * (1 - fx) + t[y0, x1] * fx
-    bottom = t[y1, x0] * (1 - fx) + t[y1, x1] * fx
+    # gather the four neighbours from the texture as it is (no float copy of a whole photo)
+    flat = tex.reshape(ht * wt, -1)
+
+    def at(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+        return flat.take(yy * wt + xx, axis=0).astype(np.float32, copy=False)
+
+    top = at(y0, x0) * (1 - fx) + at(y0, x1) * fx
+    bottom = at(y1, x0) * (1 - fx) + at(y1, x1) * fx
     out = top * (1 - fy) + bottom * fy
     return out[:, 0] if squeeze else out
 
