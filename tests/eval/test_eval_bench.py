@@ -107,3 +107,44 @@ def test_bench_realtime_fields_per_backend(tmp_path, capsys) -> None:
     assert r["landmarks_pose_ms_per_face"] == r["backends"]["torch"]["landmarks_pose_ms_per_face"]
     assert r["backends"]["torch"]["rounds"] == 1
     assert r["stages_ms_per_face"] and r["throughput"] and r["network_ms_b1_torch"] > 0
+
+
+def test_bench_writers_times_every_output_with_and_without_fsync(prn, sample_image_path,
+                                                                 tmp_path, monkeypatch) -> None:
+    """Each standalone output is written (the files exist) and timed both ways; fsync is
+    called only in the fsync round, and the setting is put back afterwards."""
+    import os
+
+    from prnet.eval.bench_writers import bench_writers
+    from prnet.io._atomic import FSYNC_ENV
+    from prnet.outputs.registry import registered
+
+    monkeypatch.setenv(FSYNC_ENV, "yes")
+    calls: list[str] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append(os.environ[FSYNC_ENV]),
+                                                 real_fsync(fd)))
+    (face,) = prn.reconstruct(sample_image_path)
+    r = bench_writers(face, repeats=1, folder=tmp_path)
+    names = [o.name for o in registered() if not o.modifier]
+    assert list(r) == ["fsync", "no_fsync"]
+    assert all(list(r[k]) == names and min(r[k].values()) > 0 for k in r)
+    assert calls and set(calls) <= {"yes", "1"}  # the warm-up (caller's setting) and the fsync round
+    assert os.environ[FSYNC_ENV] == "yes"
+    assert {p.name for p in tmp_path.glob("no_fsync0_0.*")} >= {"no_fsync0_0.obj", "no_fsync0_0.glb"}
+    with pytest.raises(PRNetError, match="unknown output"):
+        bench_writers(face, names=["obj", "stl"])
+    with pytest.raises(PRNetError, match="repeats"):
+        bench_writers(face, repeats=0)
+
+
+def test_bench_reports_writers(tmp_path, capsys) -> None:
+    from prnet.cli import main
+
+    out = tmp_path / "bench.json"
+    assert main(["--threads", "1", "bench", "--device", "cpu", "--backend", "torch", "--repeats",
+                 "1", "--seconds", "0.01", "--batches", "1", "--dtypes", "fp32",
+                 "--video-frames", "0", "--json", str(out)]) == 0
+    assert "Writing one face's output" in capsys.readouterr().out
+    w = json.loads(out.read_text())["writers_ms_per_face"]
+    assert w["fsync"]["obj"] > 0 and w["no_fsync"]["ply"] > 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -150,3 +151,34 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
         raise RuntimeError("crash while writing")
     assert json.loads(p.read_text()) == {"ok": 1}  # old content intact
     assert os.listdir(tmp_path) == ["o.json"]  # temporary file removed
+
+
+@pytest.mark.parametrize(("setting", "synced"), [(None, True), ("1", True), ("0", False),
+                                                 ("off", False), ("False", False)])
+def test_atomic_open_fsyncs_unless_switched_off(tmp_path, monkeypatch, setting, synced):
+    """$PRNET_FSYNC=0 (prnet --no-fsync) skips the fsync; the write stays atomic."""
+    from prnet.io._atomic import FSYNC_ENV
+
+    if setting is None:
+        monkeypatch.delenv(FSYNC_ENV, raising=False)
+    else:
+        monkeypatch.setenv(FSYNC_ENV, setting)
+    calls = []
+    monkeypatch.setattr(os, "fsync", calls.append)
+    with atomic_open(tmp_path / "a.txt", "w") as f:
+        f.write("x")
+    assert (tmp_path / "a.txt").read_text() == "x" and bool(calls) == synced
+    assert os.listdir(tmp_path) == ["a.txt"]
+
+
+def test_cli_no_fsync_reaches_the_writers(tmp_path, monkeypatch, capsys):
+    from prnet.cli import main
+    from prnet.io._atomic import FSYNC_ENV
+
+    monkeypatch.setenv(FSYNC_ENV, "1")  # restored after the test
+    calls = []
+    monkeypatch.setattr(os, "fsync", calls.append)
+    assert main(["--no-fsync", "reconstruct", str(Path(__file__).parents[2] / "src/prnet/assets/astronaut.jpg"),
+                 "-o", str(tmp_path), "--kpt"]) == 0
+    assert os.environ[FSYNC_ENV] == "0" and not calls
+    assert (tmp_path / "astronaut_0_kpt.txt").is_file()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from prnet.errors import PRNetError
@@ -23,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     ap.add_argument("--threads", type=int, default=None, metavar="N",
                     help="CPU threads for torch (default: torch's choice; 1 is fastest on a busy machine)")
+    ap.add_argument("--no-fsync", action="store_true",
+                    help="do not fsync each written file (faster writing; files stay atomic, but the "
+                         "last ones may be lost in a power failure); same as PRNET_FSYNC=0")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -43,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         ap.print_help()
         return 2
+    if args.no_fsync:  # through the environment, so that batch workers inherit it
+        from prnet.io._atomic import FSYNC_ENV
+
+        os.environ[FSYNC_ENV] = "0"
     if args.threads:
         import torch
 

@@ -350,7 +350,9 @@ def run_bench(
         (the pipeline's backend, fp32, channels-last for torch, batch 1),
         ``network_ms_b1_torch``, ``network_ms_b1_contiguous``, ``backend``, ``throughput``
         (:func:`bench_network` / :func:`bench_stage4` rows), ``baselines`` (when given) and
-        ``cuda_graph_b1`` (CUDA only), ``backends`` (backend → its real-time figures) and,
+        ``cuda_graph_b1`` (CUDA only), ``writers_ms_per_face``
+        (:func:`~prnet.eval.bench_writers.bench_writers` on the image's first face),
+        ``backends`` (backend → its real-time figures) and,
         for the pipeline's own backend, ``landmarks_pose_ms_per_face``, ``dense_ms_per_face``,
         ``detect_ms`` and
         ``video_fps_640x480``.
@@ -359,6 +361,8 @@ def run_bench(
         PRNetError: CUDA requested but not available, unreadable image, no face found.
     """
     from prnet import PRN
+    from prnet.eval.bench_writers import bench_writers
+    from prnet.io import read_image
     from prnet.models.weights import DEFAULT_MODEL
     from prnet.pipeline.prn import resolve_device
 
@@ -435,6 +439,9 @@ def run_bench(
                 "ours_over_baseline": round(out["network_ms_b1_torch"] / row["ms_per_batch"], 2),
                 "ours_backend_over_baseline": round(ours_b1 / row["ms_per_batch"], 2),
                 "e2e_ms_per_face_swapped": round(e2e, 3)}
+    say(f"writers: every output of one face, {repeats} writes each, with and without fsync")
+    out["writers_ms_per_face"] = bench_writers(prn.reconstruct(read_image(path.read_bytes()))[0],
+                                               repeats)
     out["backends"] = _per_backend(prn, opts, path.read_bytes(), name, repeats, seconds,
                                    video_frames, backends, say)
     own = out["backends"].get(prn.backend, {})
@@ -500,6 +507,20 @@ def _backend_table(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _writers_table(result: dict[str, Any]) -> list[str]:
+    """The per-output writing times of :func:`format_bench` (empty without them)."""
+    w = result.get("writers_ms_per_face") or {}
+    if not w:
+        return []
+    names = list(w["fsync"])
+    return ["", "Writing one face's output, ms (results computed before; each file fsync-ed as "
+                "by default / with prnet --no-fsync):",
+            "  " + " ".join(f"{n:>8}" for n in ["", *names]),
+            "  " + " ".join(f"{v:>8}" for v in ["fsync", *(f"{w['fsync'][n]:.2f}" for n in names)]),
+            "  " + " ".join(f"{v:>8}" for v in ["no fsync",
+                                                *(f"{w['no_fsync'][n]:.2f}" for n in names)])]
+
+
 def report_head(title: str, result: dict[str, Any]) -> str:
     """The first line of a bench report: what ran, on which hardware (``result["hardware"]``
     from :func:`hardware_info`)."""
@@ -526,6 +547,7 @@ def format_bench(result: dict[str, Any]) -> str:
                  f"{pipe.get('e2e_ms_per_face_min', float('nan')):9.2f}   "
                  f"({result['e2e_faces_per_s']:.1f} faces/s)")
     lines += _backend_table(result)
+    lines += _writers_table(result)
     lines.append("")
     backend = result.get("backend", "torch")
     lines.append(f"Network ({result['model']}, {backend}): batch-1 latency "

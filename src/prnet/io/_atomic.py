@@ -1,5 +1,10 @@
 """Atomic file writing: write to a temporary file next to the target, then rename; and the
-clean-up of temporaries that a killed process left behind."""
+clean-up of temporaries that a killed process left behind.
+
+Each file is fsync-ed before the rename unless ``$PRNET_FSYNC`` is ``0`` (``prnet --no-fsync``):
+without it a file is still never half-written after a crash of the process, but the last files
+before a power loss or a kernel crash may be lost.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +17,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+#: Environment variable: ``0``, ``false``, ``no`` or ``off`` skips the fsync of every written file.
+FSYNC_ENV = "PRNET_FSYNC"
+
+
+def fsync_enabled() -> bool:
+    """Whether :func:`atomic_open` fsyncs (``$PRNET_FSYNC``; default on)."""
+    return os.environ.get(FSYNC_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file in the target's directory; on success it replaces ``path``.
 
-    The data are flushed and fsync-ed before ``os.replace``, so readers see either the old
-    file or the complete new one, never a half-written file. On any exception the temporary
+    The data are flushed (and fsync-ed, unless :func:`fsync_enabled` says otherwise) before
+    ``os.replace``, so readers see either the old file or the complete new one, never a
+    half-written file. On any exception the temporary
     file is removed and ``path`` is left untouched. Missing parent folders are created.
 
     Args:
@@ -40,7 +54,8 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         with f:
             yield f
             f.flush()
-            os.fsync(f.fileno())
+            if fsync_enabled():
+                os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
