@@ -66,6 +66,15 @@ WEIGHTS: dict[str, WeightEntry] = {e.name: e for e in (
         licence=NETWORK_LICENCE,
     ),
     WeightEntry(
+        name="mobilenet_unet_fast", kind="network", model="mobilenet_unet_fast",
+        file="prnet_mobilenet_unet_fast.safetensors",
+        sha256="a2cc149fa3b2611c790ee4519fb20ce7daec6ff121480f03e6a160d92959c1a4",
+        input_size=256,
+        normalisation="RGB float in [0, 1], (B, 3, 256, 256); the network converts to the "
+                      "teacher's BGR (x·255 − 127.5) / 128 itself",
+        licence=NETWORK_LICENCE,
+    ),
+    WeightEntry(
         name="blazeface_short", kind="detector", model="short",
         file="blazeface_short.safetensors",
         sha256="57a93e67a3b7165d716cf3c9ad35e289533d34ab33603c329b42326ec2ed1284",

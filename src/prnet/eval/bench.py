@@ -513,8 +513,9 @@ def _writers_table(result: dict[str, Any]) -> list[str]:
     if not w:
         return []
     names = list(w["fsync"])
-    return ["", "Writing one face's output, ms (results computed before; each file fsync-ed as "
-                "by default / with prnet --no-fsync):",
+    title = ("Writing one face's output, ms (results computed before; each file fsync-ed as "
+             "by default / with prnet --no-fsync):")
+    return ["", title,
             "  " + " ".join(f"{n:>8}" for n in ["", *names]),
             "  " + " ".join(f"{v:>8}" for v in ["fsync", *(f"{w['fsync'][n]:.2f}" for n in names)]),
             "  " + " ".join(f"{v:>8}" for v in ["no fsync",
