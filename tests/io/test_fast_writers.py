@@ -249,16 +249,18 @@ def test_face_line_cache_never_stale(tmp_path):
 
 def test_png_bytes_identical_to_write_image(tmp_path):
     from prnet.io import write_image
-    from prnet.io._mesh import clear_caches, png_bytes
+    from prnet.io._mesh import TEXTURE_PNG_LEVEL, clear_caches, png_bytes
 
     rng = np.random.default_rng(5)
     for i, shape in enumerate([(1, 1, 3), (17, 5, 3), (64, 64, 3)]):
         tex = rng.integers(0, 256, shape, dtype=np.uint8)
         for arr in (tex, tex[:, ::-1], np.asfortranarray(tex)):
             clear_caches()
-            want = write_image(tmp_path / f"t{i}.png", arr).read_bytes()
+            want = write_image(tmp_path / f"t{i}.png", arr, png_level=TEXTURE_PNG_LEVEL).read_bytes()
             assert png_bytes(arr) == want
             assert png_bytes(arr) == want  # cached
+            # another level is another encoding, never served from the cache
+            assert png_bytes(arr, 6) == write_image(tmp_path / f"d{i}.png", arr).read_bytes()
 
 
 def test_png_cache_never_stale(tmp_path):
@@ -270,9 +272,9 @@ def test_png_cache_never_stale(tmp_path):
     first = png_bytes(tex)
     tex[3, 4] ^= 1  # the same array, changed in place
     assert png_bytes(tex) != first
-    assert png_bytes(tex) == write_image(tmp_path / "t.png", tex).read_bytes()
+    assert png_bytes(tex, 6) == write_image(tmp_path / "t.png", tex).read_bytes()
     other = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
-    assert png_bytes(other) == write_image(tmp_path / "o.png", other).read_bytes()
+    assert png_bytes(other, 6) == write_image(tmp_path / "o.png", other).read_bytes()
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
@@ -284,8 +286,10 @@ def test_textured_obj_png_identical_to_write_image(tmp_path, dtype):
     tex = rng.integers(0, 256, (32, 16, 3)).astype(dtype)
     if dtype is np.float32:
         tex /= 255.0
+    from prnet.io._mesh import TEXTURE_PNG_LEVEL
+
     write_obj(tmp_path / "m.obj", v, tri, uv=uv, texture=tex)
-    want = write_image(tmp_path / "want.png", tex).read_bytes()
+    want = write_image(tmp_path / "want.png", tex, png_level=TEXTURE_PNG_LEVEL).read_bytes()
     assert (tmp_path / "m_texture.png").read_bytes() == want
 
 
@@ -298,7 +302,10 @@ def test_caches_under_threads(tmp_path):
     v, tri, _, uv = face_like_mesh(12)
     tris = [tri, np.ascontiguousarray(tri[:, ::-1])]
     texs = [np.full((8, 8, 3), k, np.uint8) for k in (10, 200)]
-    pngs = [write_image(tmp_path / f"want{k}.png", t).read_bytes() for k, t in enumerate(texs)]
+    from prnet.io._mesh import TEXTURE_PNG_LEVEL
+
+    pngs = [write_image(tmp_path / f"want{k}.png", t, png_level=TEXTURE_PNG_LEVEL).read_bytes()
+            for k, t in enumerate(texs)]
 
     def job(i: int) -> bool:
         t, tex = tris[i % 2], texs[i % 2]

@@ -39,6 +39,37 @@ def test_to_viewer_flip_and_winding(mesh):
     np.testing.assert_allclose(out_v[:, 1], -v[:, 1])
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_signed_area_from_open_edges_equals_the_triangle_sum(seed):
+    """The orientation test sums only the edges that do not cancel; on any triangle list
+    (mixed windings, repeated and degenerate triangles, unused vertices) it equals the sum
+    over the triangles, and NaN vertices still drop out of it."""
+    from prnet.io._mesh import _signed_area_sum
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 60))
+    v = rng.uniform(-500, 4000, (n, 3))
+    tri = rng.integers(0, n, (int(rng.integers(1, 200)), 3))
+    tri = np.concatenate([tri, tri[: 5, [0, 2, 1]], tri[:3]])  # cancelling and repeated uses
+    np.testing.assert_allclose(_signed_area_sum(v, tri), signed_area_sum(v, tri), rtol=1e-9,
+                               atol=1e-6)
+    v[0, 1] = np.nan
+    np.testing.assert_allclose(_signed_area_sum(v, tri), np.nansum(
+        [signed_area_sum(v, t[None]) for t in tri]), rtol=1e-9, atol=1e-6)
+
+
+def test_signed_area_of_a_grid_and_of_collinear_points(mesh):
+    from prnet.io._mesh import _signed_area_sum
+
+    v, tri, _ = mesh
+    assert _signed_area_sum(v, tri) == pytest.approx(signed_area_sum(v, tri), rel=1e-12)
+    assert _signed_area_sum(v, tri[:, [0, 2, 1]]) == pytest.approx(-signed_area_sum(v, tri))
+    line = np.c_[np.arange(10.0) * 3.7 + 1e4, np.arange(10.0) * 1.3 - 2e3, np.zeros(10)]
+    flat = np.array([[0, 1, 2], [3, 5, 4], [1, 7, 9], [8, 2, 6]])
+    assert signed_area_sum(line, flat) != 0.0  # rounding: the per-triangle sum is not exact
+    assert _signed_area_sum(line, flat) == 0.0  # a zero-area mesh is kept as given
+
+
 def test_obj_vertex_colours_round_trip(tmp_path, mesh):
     v, tri, colors = mesh
     p = write_obj(tmp_path / "m.obj", v, tri, colors=colors, image_height=100)

@@ -2,8 +2,9 @@
 ``prnet bench``; never asserted).
 
 The face's results (vertices, colours, visibility, pose, texture) are computed once before the
-timing, so each figure is the writer alone: encoding plus the file system, with each file
-fsync-ed as ``prnet reconstruct`` does by default, and without (``prnet --no-fsync``).
+timing, so each figure is the writer alone: encoding (the texture's PNG included: its cache is
+emptied before each write) plus the file system, with each file fsync-ed as ``prnet
+reconstruct`` does by default, and without (``prnet --no-fsync``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def bench_writers(face: Any, repeats: int = 5, names: Sequence[str] | None = Non
     Raises:
         PRNetError: ``repeats < 1`` or an unknown output name.
     """
+    from prnet.io._mesh import clear_caches
     from prnet.outputs import ExportOptions, export_face
     from prnet.outputs.registry import output_names, registered
 
@@ -74,6 +76,7 @@ def bench_writers(face: Any, repeats: int = 5, names: Sequence[str] | None = Non
                 for rep in range(repeats):
                     for name in chosen:  # interleaved: the machine's load falls on all alike
                         opts = ExportOptions.from_names([name])
+                        clear_caches()  # the PNG encoding is part of a texture's writer
                         t0 = time.perf_counter()
                         export_face(face, where, f"{key}{rep}", opts)
                         times[name].append((time.perf_counter() - t0) * 1e3)

@@ -313,7 +313,8 @@ def read_image(
 # --------------------------------------------------------------------------- writing
 
 
-def write_image(path: str | os.PathLike, rgb: np.ndarray, *, quality: int = 95) -> Path:
+def write_image(path: str | os.PathLike, rgb: np.ndarray, *, quality: int = 95,
+                png_level: int | None = None) -> Path:
     """Write an RGB image atomically; the format follows the extension.
 
     Args:
@@ -322,6 +323,7 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, *, quality: int = 95) 
             is written with its alpha channel to PNG/WEBP/TIFF and composited over white
             otherwise.
         quality: JPEG/WEBP quality.
+        png_level: PNG zlib level 0-9 (default: Pillow's, 6).
 
     Returns:
         The path written.
@@ -348,7 +350,9 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, *, quality: int = 95) 
             pil = Image.fromarray(to_rgb_uint8(a), "RGB")
     except ImageReadError as e:
         raise InputShapeError(str(e).replace("cannot read image", "cannot write image")) from None
-    kwargs = {"quality": int(quality)} if fmt in ("JPEG", "WEBP") else {}
+    kwargs: dict[str, int] = {"quality": int(quality)} if fmt in ("JPEG", "WEBP") else {}
+    if fmt == "PNG" and png_level is not None:
+        kwargs["compress_level"] = int(png_level)
     with atomic_open(out, "wb") as f:
         pil.save(f, format=fmt, **kwargs)
     return out

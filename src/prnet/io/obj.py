@@ -13,6 +13,7 @@ import numpy as np
 from prnet.errors import InputShapeError, PRNetError
 from prnet.io._atomic import atomic_open
 from prnet.io._mesh import (
+    TEXTURE_PNG_LEVEL,
     check_mesh,
     colors_unit,
     format_fixed_rows,
@@ -151,7 +152,7 @@ def write_obj(
             with atomic_open(out.with_name(tex_name), "wb") as f:
                 f.write(png_bytes(tex_a))
         else:
-            write_image(out.with_name(tex_name), tex_a)
+            write_image(out.with_name(tex_name), tex_a, png_level=TEXTURE_PNG_LEVEL)
         with atomic_open(out.with_name(mtl_name), "w") as f:
             f.write(
                 f"newmtl {_MATERIAL}\nKa 1.000000 1.000000 1.000000\n"

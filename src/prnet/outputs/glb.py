@@ -22,7 +22,7 @@ import numpy as np
 
 from prnet.errors import PRNetError
 from prnet.io._atomic import atomic_open
-from prnet.io._mesh import is_rgb8, png_bytes, to_viewer
+from prnet.io._mesh import TEXTURE_PNG_LEVEL, is_rgb8, png_bytes, to_viewer
 from prnet.outputs._files import named
 from prnet.outputs.texture import texture_and_uv
 
@@ -40,27 +40,29 @@ def _pad4(data: bytes, fill: bytes = b"\0") -> bytes:
     return data + fill * (-len(data) % 4)
 
 
-def _png(texture: np.ndarray) -> bytes:
-    """The texture as PNG, encoded as trimesh encodes it (Pillow, default settings)."""
+def _png(texture: np.ndarray, level: int) -> bytes:
+    """The texture as PNG at zlib ``level`` (Pillow)."""
     tex = np.asarray(texture)
     if is_rgb8(tex):  # shared with the texture outputs of the same face
-        return png_bytes(tex)
+        return png_bytes(tex, level)
     from PIL import Image
 
     with io.BytesIO() as f:
-        Image.fromarray(np.ascontiguousarray(tex)).save(f, format="png")
+        Image.fromarray(np.ascontiguousarray(tex)).save(f, format="png", compress_level=level)
         return f.getvalue()
 
 
 def _vec_accessor(data: np.ndarray, kind: str, view: int) -> dict:
     """A float32 VEC accessor with its per-component max/min (trimesh's key order)."""
+    cols = np.ascontiguousarray(data.T)  # per column: 20x faster than reducing axis 0
     return {"componentType": 5126, "type": kind, "byteOffset": 0, "bufferView": view,
-            "count": len(data), "max": data.max(axis=0).tolist(),
-            "min": data.min(axis=0).tolist()}
+            "count": len(data), "max": cols.max(axis=1).tolist(),
+            "min": cols.min(axis=1).tolist()}
 
 
 def glb_bytes(vertices: np.ndarray, triangles: np.ndarray, uv: np.ndarray,
-              texture: np.ndarray, short_indices: bool = True) -> bytes:
+              texture: np.ndarray, short_indices: bool = True,
+              png_level: int = TEXTURE_PNG_LEVEL) -> bytes:
     """A textured mesh as GLB (one mesh, one PBR material, the texture as embedded PNG).
 
     With ``short_indices`` the triangle indices are uint16 when every index fits below 65535
@@ -71,6 +73,7 @@ def glb_bytes(vertices: np.ndarray, triangles: np.ndarray, uv: np.ndarray,
         triangles: (M, 3) 0-based indices (M, N > 0).
         uv: (N, 2) pixel (column, row) of each vertex in ``texture``, pixel centres at integers.
         texture: (H, W, 3) uint8 RGB, embedded as PNG.
+        png_level: the PNG's zlib level (trimesh, through Pillow's default, writes 6).
     """
     h, w = texture.shape[:2]
     # the same float64 steps as the trimesh path: OBJ-style t up, then glTF's t = 1 - t
@@ -81,7 +84,7 @@ def glb_bytes(vertices: np.ndarray, triangles: np.ndarray, uv: np.ndarray,
     faces = faces.astype(np.uint16 if short else np.uint32)
     pos = np.asarray(vertices, np.float32).astype(np.float64).astype(np.float32)
     tex = st.astype(np.float32)
-    buffers = [faces.tobytes(), pos.tobytes(), _png(texture), tex.tobytes()]
+    buffers = [faces.tobytes(), pos.tobytes(), _png(texture, png_level), tex.tobytes()]
     buffers = [_pad4(b) for b in buffers]
     offsets = np.cumsum([0] + [len(b) for b in buffers]).tolist()
     tree = {
