@@ -96,12 +96,13 @@ def test_bench_realtime_fields_per_backend(tmp_path, capsys) -> None:
     want += [f"{b}+fast" for b in want] if is_bundled("fast") else []  # the fast network too
     assert list(r["backends"]) == want
     keys = ("e2e_ms_per_face", "landmarks_pose_ms_per_face", "dense_ms_per_face",
-            "network_ms_b1", "detect_ms", "video_fps_640x480")
+            "network_ms_b1", "detect_ms", "video_fps_640x480", "video_mesh_fps_640x480")
     for b in want:
         assert all(r["backends"][b][k] > 0 for k in keys), (b, r["backends"][b])
         v = r["backends"][b]["video"]
         assert (v["frames"], v["width"], v["height"], v["faces"]) == (4, 640, 480, 4)
         assert v["detector_calls"] >= 1
+        assert r["backends"][b]["video_mesh"]["frames"] == 4
     # the pipeline's own backend is also reported at the top level, as before
     assert r["backend"] == "torch" and all(r[k] > 0 for k in keys)
     assert r["landmarks_pose_ms_per_face"] == r["backends"]["torch"]["landmarks_pose_ms_per_face"]

@@ -340,9 +340,9 @@ def run_bench(
     CPU; :func:`~prnet.eval.bench_backends.available_backends`): each gets
     :func:`~prnet.eval.bench_backends.bench_backends` (all timed in turns) —
     ``e2e_ms_per_face``, ``landmarks_pose_ms_per_face``, ``dense_ms_per_face`` (landmarks, pose,
-    dense vertices and colours; no file), ``network_ms_b1``, ``detect_ms`` and
+    dense vertices and colours; no file), ``network_ms_b1``, ``detect_ms``,
     ``video_fps_640x480`` (``video_frames`` frames through the ``prnet video`` tracking path; 0
-    skips it).
+    skips it) and ``video_mesh_fps_640x480`` (the same with the mesh drawn into the output video).
 
     Returns:
         A JSON-ready dict with ``hardware``, ``pipeline`` (:func:`bench_pipeline`),
@@ -354,8 +354,7 @@ def run_bench(
         (:func:`~prnet.eval.bench_writers.bench_writers` on the image's first face),
         ``backends`` (backend → its real-time figures) and,
         for the pipeline's own backend, ``landmarks_pose_ms_per_face``, ``dense_ms_per_face``,
-        ``detect_ms`` and
-        ``video_fps_640x480``.
+        ``detect_ms``, ``video_fps_640x480`` and ``video_mesh_fps_640x480``.
 
     Raises:
         PRNetError: CUDA requested but not available, unreadable image, no face found.
@@ -445,7 +444,8 @@ def run_bench(
     out["backends"] = _per_backend(prn, opts, path.read_bytes(), name, repeats, seconds,
                                    video_frames, backends, say)
     own = out["backends"].get(prn.backend, {})
-    for key in ("landmarks_pose_ms_per_face", "dense_ms_per_face", "detect_ms", "video_fps_640x480"):
+    for key in ("landmarks_pose_ms_per_face", "dense_ms_per_face", "detect_ms", "video_fps_640x480",
+                "video_mesh_fps_640x480"):
         if key in own:
             out[key] = own[key]
     out["seconds"] = round(time.perf_counter() - t0, 1)
@@ -486,9 +486,10 @@ def _backend_table(result: dict[str, Any]) -> list[str]:
     teacher = (result.get("baselines") or {}).get("teacher")
     title = ("Per backend (ms; landmarks+pose: detect, crop, network, uncrop, landmarks, pose; "
              "+dense: also dense vertices and colours, no file; e2e: the whole pipeline with "
-             "exports; video: the `prnet video` tracking path at 640x480, no drawing):")
+             "exports; video: the `prnet video` tracking path at 640x480, no drawing; "
+             "+mesh: with the mesh drawn into the output video):")
     head = (f"  {'backend':<17} {'e2e/face':>9} {'lmk+pose/face':>14} {'+dense/face':>12} "
-            f"{'network b1':>11} {'detect':>8} {'video fps':>10}")
+            f"{'network b1':>11} {'detect':>8} {'video fps':>10} {'+mesh fps':>10}")
     lines = ["", title, head]
 
     def cell(v: Any, width: int, fmt: str = ".2f") -> str:
@@ -499,11 +500,12 @@ def _backend_table(result: dict[str, Any]) -> list[str]:
                      f"{cell(r.get('landmarks_pose_ms_per_face'), 14)} "
                      f"{cell(r.get('dense_ms_per_face'), 12)} "
                      f"{cell(r.get('network_ms_b1'), 11)} {cell(r.get('detect_ms'), 8)} "
-                     f"{cell(r.get('video_fps_640x480'), 10, '.1f')}")
+                     f"{cell(r.get('video_fps_640x480'), 10, '.1f')} "
+                     f"{cell(r.get('video_mesh_fps_640x480'), 10, '.1f')}")
     if teacher:
         lines.append(f"  {'teacher net':<17} {cell(teacher.get('e2e_ms_per_face_swapped'), 9)} "
                      f"{'-':>14} {'-':>12} {cell(teacher.get('network_ms_b1'), 11)} {'-':>8} "
-                     f"{'-':>10}   (3DDFA_V2 network in place of ours, torch)")
+                     f"{'-':>10} {'-':>10}   (3DDFA_V2 network in place of ours, torch)")
     return lines
 
 

@@ -3,8 +3,8 @@
 * :func:`bench_landmarks_pose` — what landmarks and pose cost per face: detect, crop, network,
   uncrop, 68 landmarks and the pose fit; no dense output (colours, z-buffer) is computed.
 * :func:`bench_video` — frames per second of the ``prnet video`` tracking path (decode, track,
-  network, landmarks/pose, CSV/NPZ; no annotated video) on a synthetic 640×480 clip of the
-  bundled photo.
+  network, landmarks/pose, CSV/NPZ; optionally the annotated video with the mesh) on a
+  synthetic 640×480 clip of the bundled photo.
 * :func:`bench_backends` — both, plus the end-to-end pipeline and the network's batch-1 time,
   for several :class:`prnet.PRN` (one per backend) timed in turns, so that a shared machine's
   load falls on all alike; :func:`available_backends` lists the backends to time.
@@ -103,11 +103,13 @@ def synthetic_clip(path: str | Path, image: np.ndarray, frames: int,
 
 
 def bench_video(prns: dict[str, Any], image: np.ndarray, frames: int = 300,
-                size: tuple[int, int] = VIDEO_SIZE, chunks: int = 3) -> dict[str, dict[str, Any]]:
+                size: tuple[int, int] = VIDEO_SIZE, chunks: int = 3,
+                annotated: bool = False) -> dict[str, dict[str, Any]]:
     """Frames per second of :class:`~prnet.apps.video.VideoProcessor` (decode, track, network,
-    landmarks and pose, smoothing, CSV and NPZ; no annotated video) for each backend's PRN
-    (``prns``: backend → PRN), on a synthetic clip of ``image`` (:func:`synthetic_clip`, not
-    timed). The clip is cut in ``chunks`` parts, each a whole run (first-frame detection
+    landmarks and pose, smoothing, CSV and NPZ; with ``annotated`` also the mesh, landmarks and
+    pose box drawn into the output video, as ``prnet video`` writes it by default) for each
+    backend's PRN (``prns``: backend → PRN), on a synthetic clip of ``image``
+    (:func:`synthetic_clip`, not timed). The clip is cut in ``chunks`` parts, each a whole run (first-frame detection
     included), and the backends take turns part by part, so that load from other programs
     falls on all of them alike; the wall time of every run counts.
 
@@ -131,7 +133,7 @@ def bench_video(prns: dict[str, Any], image: np.ndarray, frames: int = 300,
         for k, n in enumerate(sizes):
             order = list(prns)[k % len(prns):] + list(prns)[: k % len(prns)]
             for b in order:
-                proc = VideoProcessor(prns[b], progress=False, video=False)
+                proc = VideoProcessor(prns[b], progress=False, video=annotated, mesh=annotated)
                 t0 = time.perf_counter()
                 s = proc.run(clips[n], Path(tmp) / f"out_{b}")
                 a = acc[b]
@@ -158,8 +160,9 @@ def bench_backends(prns: dict[str, Any], image_bytes: bytes, repeats: int = 5,
     ``landmarks_pose_ms_per_face`` and ``detect_ms`` (:func:`bench_landmarks_pose`),
     ``dense_ms_per_face`` (the same plus dense vertices and colours, no file),
     ``network_ms_b1`` (its stage-4 callable at batch 1) — medians over the rounds, ``…_min``
-    the fastest round — and ``video_fps_640x480`` (:func:`bench_video`; skipped when
-    ``video_frames`` is 0).
+    the fastest round — and ``video_fps_640x480`` and, with the mesh drawn into the output
+    video, ``video_mesh_fps_640x480`` (:func:`bench_video`; both skipped when ``video_frames``
+    is 0).
     """
     from prnet.eval.bench import bench_pipeline, bench_stage4
     from prnet.io import read_image
@@ -204,4 +207,8 @@ def bench_backends(prns: dict[str, Any], image_bytes: bytes, repeats: int = 5,
         for b, v in bench_video(prns, image, video_frames).items():
             out[b]["video_fps_640x480"] = v["fps"]
             out[b]["video"] = v
+        say(f"backends {', '.join(names)} in turns: video with the mesh drawn into an MP4")
+        for b, v in bench_video(prns, image, video_frames, annotated=True).items():
+            out[b]["video_mesh_fps_640x480"] = v["fps"]
+            out[b]["video_mesh"] = v
     return out
