@@ -6,6 +6,8 @@ integer coordinates) and return float32 arrays plus, where useful, the (H, W) co
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from prnet.errors import InputShapeError
@@ -203,6 +205,30 @@ def render_texture(
     return img.reshape(r.shape[0], r.shape[1], c), mask
 
 
+_INCIDENCE: list[tuple[int, np.ndarray, object]] = []  #: (vertices, triangles, matrix), newest first
+_INCIDENCE_SIZE = 4
+_INCIDENCE_LOCK = threading.Lock()
+
+
+def _incidence(tri: np.ndarray, n: int):
+    """The sparse (n, M) vertex-triangle incidence matrix of a triangle list, cached per list:
+    one product sums every vertex's triangles (10x faster than three weighted bincounts)."""
+    from scipy import sparse
+
+    with _INCIDENCE_LOCK:
+        for i, (nv, cached, mat) in enumerate(_INCIDENCE):
+            if nv == n and cached.shape == tri.shape and np.array_equal(cached, tri):
+                _INCIDENCE.insert(0, _INCIDENCE.pop(i))
+                return mat
+    m = tri.shape[0]
+    mat = sparse.csr_matrix((np.ones(3 * m), (tri.T.ravel(), np.tile(np.arange(m), 3))),
+                            shape=(n, m))
+    with _INCIDENCE_LOCK:
+        _INCIDENCE.insert(0, (n, np.array(tri, copy=True), mat))
+        del _INCIDENCE[_INCIDENCE_SIZE:]
+    return mat
+
+
 def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     """Unit per-vertex normals: area-weighted sum of the incident face normals.
 
@@ -214,18 +240,24 @@ def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     """
     v = np.ascontiguousarray(check_vertices(vertices)[:, :3], np.float64)
     tri = check_triangles(triangles, v.shape[0])
-    x, y, z = v[:, 0], v[:, 1], v[:, 2]
-    i, j, k = tri[:, 0], tri[:, 1], tri[:, 2]
-    ax, ay, az = x[j] - x[i], y[j] - y[i], z[j] - z[i]
-    bx, by, bz = x[k] - x[i], y[k] - y[i], z[k] - z[i]
+    # contiguous columns and take(): half the time of strided fancy indexing
+    x, y, z = (np.ascontiguousarray(v[:, c]) for c in range(3))
+    i, j, k = (np.ascontiguousarray(tri[:, c]) for c in range(3))
+    xi, yi, zi = x.take(i), y.take(i), z.take(i)
+    ax, ay, az = x.take(j) - xi, y.take(j) - yi, z.take(j) - zi
+    bx, by, bz = x.take(k) - xi, y.take(k) - yi, z.take(k) - zi
     # cross(a, b) per coordinate (length = 2 * area: area weighting for free); np.cross on
     # (M, 3) rows and a repeat per coordinate cost 40 % more
     fn = [np.nan_to_num(c, nan=0.0, posinf=0.0, neginf=0.0)
           for c in (ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx)]
-    corners = tri.T.ravel()  # every triangle's first corner, then second, then third
-    n = np.stack([np.bincount(corners, np.tile(c, 3), minlength=v.shape[0]) for c in fn], axis=1)
-    norm = np.sqrt((n * n).sum(1, keepdims=True))
-    return np.divide(n, norm, out=np.zeros_like(n), where=norm > 0).astype(np.float32)
+    incidence = _incidence(tri, v.shape[0])
+    n = [incidence @ c for c in fn]  # per vertex and coordinate: its triangles' sum
+    norm = np.sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2])
+    out = np.zeros((v.shape[0], 3), np.float32)
+    ok = norm > 0
+    for c in range(3):
+        out[ok, c] = n[c][ok] / norm[ok]
+    return out
 
 
 def render_shaded(
