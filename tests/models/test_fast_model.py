@@ -108,3 +108,19 @@ def test_video_runs_the_fast_network_unless_told_otherwise(argv, want, monkeypat
     assert apps.video_model(ns) == want
     monkeypatch.setattr("prnet.models.weights.is_bundled", lambda name: False)
     assert apps.video_model(argparse.Namespace(model=None, weights=None, onnx=None)) is None
+
+
+def test_bundled_fast_network_agrees_with_the_default(sample_image_path):
+    """The shipped fast weights (registry entry, sha256 checked on load) reconstruct the sample
+    face close to the default network: landmarks within a few pixels, the same pose."""
+    from prnet import PRN
+    from prnet.models.weights import is_bundled
+
+    assert is_bundled("fast") and is_bundled("mobilenet_unet_fast")
+    (fast,) = PRN(device="cpu", model="fast", backend="torch").reconstruct(sample_image_path)
+    (ref,) = PRN(device="cpu", backend="torch").reconstruct(sample_image_path)
+    err = np.linalg.norm(fast.landmarks[:, :2] - ref.landmarks[:, :2], axis=1)
+    face = np.ptp(ref.landmarks[:, :2], axis=0).max()
+    assert err.mean() < 0.02 * face and err.max() < 0.06 * face, (err.mean(), err.max(), face)
+    angles = [[p.yaw, p.pitch, p.roll] for p in (fast.pose, ref.pose)]
+    assert np.abs(np.subtract(*angles)).max() < 5.0
