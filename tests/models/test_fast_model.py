@@ -92,6 +92,10 @@ def test_training_starts_from_the_default_networks_weights(tmp_path):
             assert torch.equal(v, sd[k].to(v.dtype)), k
     assert m.head.weight.shape == (3, 96, 3, 3) != sd["head.weight"].shape
     assert not any(k.startswith(("decoder.3.", "decoder.4.")) for k in m.state_dict())
+    # and the other way round: a decoder cannot gain blocks
+    fast_file = BUNDLED["mobilenet_unet_fast"].path
+    with pytest.raises(PRNetError, match="3 blocks, mobilenet_unet's 5; a decoder can lose"):
+        _init_model(TrainConfig(model="mobilenet_unet", init=str(fast_file)), tmp_path)
 
 
 @pytest.mark.parametrize(("argv", "want"), [

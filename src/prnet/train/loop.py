@@ -186,6 +186,10 @@ def _init_model(cfg: TrainConfig, pack_dir: Path) -> torch.nn.Module:
             load_weights(narrow, cfg.init)
             if len(widths) < len(source_widths) and widths == source_widths[: len(widths)]:
                 return shorten_decoder(narrow.float(), model)
+            if len(widths) != len(source_widths):
+                raise PRNetError(f"--init {cfg.init}: {source}'s decoder has {len(source_widths)} "
+                                 f"blocks, {cfg.model}'s {len(widths)}; a decoder can lose its "
+                                 "last blocks, not gain new ones")
             if any(w < b.reduce[0].out_channels for w, b in zip(widths, narrow.decoder)):
                 raise PRNetError(f"--init {cfg.init}: {source} is wider than {cfg.model}; "
                                  "a decoder can be widened, not narrowed")
