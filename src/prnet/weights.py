@@ -21,6 +21,8 @@ from prnet.errors import PRNetError, WeightsError
 
 NETWORK_LICENCE = ("non-commercial research only (derived from the Basel Face Model, AFLW and "
                    "3DDFA_V2 pseudo-labels); see MODEL_CARD.md")
+NETWORK_INPUT = ("RGB float in [0, 1], (B, 3, 256, 256); the network converts to the teacher's BGR "
+                 "(x·255 − 127.5) / 128 itself")
 BLAZEFACE_LICENCE = "Apache-2.0, Google LLC (MediaPipe); see assets/NOTICE.blazeface"
 
 
@@ -55,25 +57,17 @@ class WeightEntry:
         return Path(str(resources.files("prnet") / "assets" / self.file))
 
 
+def _network(name: str, sha256: str) -> WeightEntry:
+    """A position-map network's entry: ``prnet_<name>.safetensors``, 256² input."""
+    return WeightEntry(name=name, kind="network", model=name, file=f"prnet_{name}.safetensors",
+                       sha256=sha256, input_size=256, normalisation=NETWORK_INPUT,
+                       licence=NETWORK_LICENCE)
+
+
 WEIGHTS: dict[str, WeightEntry] = {e.name: e for e in (
-    WeightEntry(
-        name="mobilenet_unet", kind="network", model="mobilenet_unet",
-        file="prnet_mobilenet_unet.safetensors",
-        sha256="206bbf5fc8ae180296a5f28106a7d13dbb84664ec97d431bb3f14fbe263012e8",
-        input_size=256,
-        normalisation="RGB float in [0, 1], (B, 3, 256, 256); the network converts to the "
-                      "teacher's BGR (x·255 − 127.5) / 128 itself",
-        licence=NETWORK_LICENCE,
-    ),
-    WeightEntry(
-        name="mobilenet_unet_fast", kind="network", model="mobilenet_unet_fast",
-        file="prnet_mobilenet_unet_fast.safetensors",
-        sha256="a2cc149fa3b2611c790ee4519fb20ce7daec6ff121480f03e6a160d92959c1a4",
-        input_size=256,
-        normalisation="RGB float in [0, 1], (B, 3, 256, 256); the network converts to the "
-                      "teacher's BGR (x·255 − 127.5) / 128 itself",
-        licence=NETWORK_LICENCE,
-    ),
+    _network("mobilenet_unet", "206bbf5fc8ae180296a5f28106a7d13dbb84664ec97d431bb3f14fbe263012e8"),
+    _network("mobilenet_unet_fast",
+             "a2cc149fa3b2611c790ee4519fb20ce7daec6ff121480f03e6a160d92959c1a4"),
     WeightEntry(
         name="blazeface_short", kind="detector", model="short",
         file="blazeface_short.safetensors",

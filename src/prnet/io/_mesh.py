@@ -152,12 +152,15 @@ def _tables() -> dict[str, np.ndarray]:
 
 @cache
 def _fraction_tables(decimals: int, end: str) -> tuple[np.ndarray, np.ndarray]:
-    """The two words of a ``decimals``-digit fraction followed by ``end``: the point and the
-    first (up to) three digits (".042", "\\0.04"), then the other digits and ``end``
-    ("042 ", "\\0\\0\\0\\n")."""
-    first = min(decimals, 3)
-    rest = decimals - first
-    return (_words([f".{i:0{first}d}" for i in range(10 ** first)]),
+    """The words of a ``decimals``-digit fraction followed by ``end``. Up to 2 decimals: one
+    word with the point, the digits and ``end`` (".42 ", "\\0.4\\n"; the second table is
+    empty); else the point and the first three digits (".042"), then the other digits and
+    ``end`` ("042 ", "\\0\\0\\0\\n")."""
+    if decimals <= 2:
+        return (_words([f".{i:0{decimals}d}{end}" for i in range(10 ** decimals)]),
+                np.empty(0, np.uint32))
+    rest = decimals - 3
+    return (_words([f".{i:03d}" for i in range(1000)]),
             _words([f"{i:0{rest}d}"[:rest] + end for i in range(10 ** rest)]))
 
 
@@ -253,15 +256,26 @@ def format_fixed_rows(prefix: str, values: np.ndarray, decimals: int | Sequence[
     groups = -(-width // 4)
     head = np.frombuffer(prefix.encode("ascii").rjust(-(-len(prefix) // 4) * 4, b"\0"),
                          np.uint8).view(np.uint32)
-    line = np.empty((n_rows, head.size + k * (groups + 2)), np.uint32)
+    # per column: the integer words, then one word (".42 ": up to 2 decimals and the separator)
+    # or two (".042", then the other digits and the separator)
+    starts = np.cumsum([head.size] + [groups + (1 if d <= 2 else 2) for d in dec])
+    line = np.empty((n_rows, int(starts[-1])), np.uint32)
     line[:, :head.size] = head
-    body = line[:, head.size:].reshape(n_rows, k, groups + 2)
-    body[:, :, :groups] = _integer_words(ipart, neg, groups)
+    words = _integer_words(ipart, neg, groups)
     for j, d in enumerate(dec):  # a few columns: each its own digit tables
-        first, rest = _fraction_tables(d, "\n" if j == k - 1 else " ")
-        hi, lo = (f.astype(np.intp) for f in _split(frac[:, j], 10.0 ** (d - min(d, 3))))
-        body[:, j, groups] = first[hi]
-        body[:, j, groups + 1] = rest[lo]
+        at, end = int(starts[j]), "\n" if j == k - 1 else " "
+        line[:, at:at + groups] = words[:, j]
+        if d <= 2:
+            line[:, at + groups] = _fraction_tables(d, end)[0][frac[:, j].astype(np.intp)]
+            continue
+        first, rest = _fraction_tables(d, end)
+        if d == 3:  # the second word is the separator alone
+            line[:, at + groups] = first[frac[:, j].astype(np.intp)]
+            line[:, at + groups + 1] = rest[0]
+            continue
+        hi, lo = (f.astype(np.intp) for f in _split(frac[:, j], 10.0 ** (d - 3)))
+        line[:, at + groups] = first[hi]
+        line[:, at + groups + 1] = rest[lo]
     return line.tobytes().translate(None, b"\0")
 
 
