@@ -361,6 +361,8 @@ def video_model(args: argparse.Namespace) -> str | None:
 def _run_video(args: argparse.Namespace) -> int:
     from prnet.apps.camera import CameraReader
     from prnet.apps.video import VideoProcessor, VideoReader
+    from prnet.models import resolve_model_name
+    from prnet.models.weights import DEFAULT_MODEL
 
     source = _video_source(args)
     camera = isinstance(source, int)
@@ -377,8 +379,9 @@ def _run_video(args: argparse.Namespace) -> int:
         if problem is not None:
             say(f"prnet: note: no preview window ({problem}); running without it, Ctrl-C stops")
             preview = False
+    prn = load_prn(args, model=video_model(args))
     proc = VideoProcessor(
-        load_prn(args, model=video_model(args)),
+        prn,
         every=args.every,
         max_frames=args.max_frames,
         smooth=args.smooth,
@@ -402,7 +405,8 @@ def _run_video(args: argparse.Namespace) -> int:
         s.stopped = None  # Ctrl-C is how a camera run ends
     tracks = ", ".join(map(str, s.track_ids)) or "none"
     tell(f"{args.output}: {s.frames_processed} frame(s), {s.faces} face row(s), tracks [{tracks}], "
-         f"{s.detector_calls} detector call(s), {s.fps:.1f} fps")
+         f"{s.detector_calls} detector call(s), {s.fps:.1f} fps "
+         f"({resolve_model_name(prn.options.model or DEFAULT_MODEL)} network, {prn.backend})")
     if s.stopped:  # the rest of the video could not be read: a failure, as in reconstruct
         say(f"prnet: error: {printable(source)}: stopped early ({s.stopped}); outputs so far kept")
         return EXIT_FAILED
