@@ -253,7 +253,7 @@ def test_cli_video(prn, clip, tmp_path, monkeypatch, capsys):
     assert rc == 0
     out = capsys.readouterr().out
     assert "3 frame(s), 3 face row(s), tracks [0], 1 detector call(s)" in out
-    assert "fps (mobilenet_unet_fast network, " in out  # the video default, named
+    assert out.rstrip().endswith("fps (mobilenet_unet network, torch)")  # what ran, named
     z = read_npz(tmp_path / "clip_faces.npz")
     assert z["frame"].tolist() == [0, 2, 4] and float(z["fps"]) == pytest.approx(FPS / 2)
     np.testing.assert_array_equal(z["landmarks"], z["landmarks_raw"])  # --no-smooth
