@@ -67,7 +67,7 @@ def _network(name: str, sha256: str) -> WeightEntry:
 WEIGHTS: dict[str, WeightEntry] = {e.name: e for e in (
     _network("mobilenet_unet", "206bbf5fc8ae180296a5f28106a7d13dbb84664ec97d431bb3f14fbe263012e8"),
     _network("mobilenet_unet_fast",
-             "a2cc149fa3b2611c790ee4519fb20ce7daec6ff121480f03e6a160d92959c1a4"),
+             "5fbc740ba9f7ab7ee2c4a50e4e2ff61079fb9854f1ce1a40d777ddc2aed61a3a"),
     WeightEntry(
         name="blazeface_short", kind="detector", model="short",
         file="blazeface_short.safetensors",
