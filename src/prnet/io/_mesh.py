@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Sequence
 from functools import cache, lru_cache
 
 import numpy as np
 
+from prnet.array_cache import ArrayCache
 from prnet.errors import InputShapeError
 from prnet.render.raster import check_triangles, check_vertices
 
@@ -71,20 +71,17 @@ def _signed_area_sum(v: np.ndarray, tri: np.ndarray) -> float:
     return 0.0 if abs(total) <= 1e-10 * float((np.abs(m) * (np.abs(p) + np.abs(q))).sum()) else total
 
 
-_EDGE_CACHE: list[tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
-_EDGE_CACHE_SIZE = 4
-_EDGE_LOCK = threading.Lock()
+_EDGES: ArrayCache[tuple[np.ndarray, np.ndarray, np.ndarray]] = ArrayCache(4)
 
 
 def _open_edges(tri: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The undirected edges (a < b) of a triangle list whose uses in the two directions do not
     cancel, with their net count ``m`` (uses a → b minus uses b → a): the sum of the
     triangles' signed areas is that of the polygon ``m`` · (a → b). Cached per list."""
-    with _EDGE_LOCK:
-        for i, (cached, edges) in enumerate(_EDGE_CACHE):
-            if cached.shape == tri.shape and np.array_equal(cached, tri):
-                _EDGE_CACHE.insert(0, _EDGE_CACHE.pop(i))
-                return edges
+    return _EDGES.get(tri, lambda: _count_open_edges(tri))
+
+
+def _count_open_edges(tri: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     t = np.asarray(tri, np.int64)
     i = t.ravel()
     j = t[:, [1, 2, 0]].ravel()
@@ -93,11 +90,7 @@ def _open_edges(tri: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     keys, inverse = np.unique(lo * n + hi, return_inverse=True)
     net = np.bincount(inverse.ravel(), weights=np.where(i < j, 1.0, -1.0), minlength=keys.size)
     keep = net != 0
-    edges = (keys[keep] // n, keys[keep] % n, net[keep])
-    with _EDGE_LOCK:
-        _EDGE_CACHE.insert(0, (t.copy(), edges))
-        del _EDGE_CACHE[_EDGE_CACHE_SIZE:]
-    return edges
+    return keys[keep] // n, keys[keep] % n, net[keep]
 
 
 def colors_unit(colors: np.ndarray | None, n: int) -> np.ndarray | None:
@@ -286,9 +279,7 @@ def format_f6_rows(prefix: str, values: np.ndarray) -> bytes:
 
 # --------------------------------------------------------------------------- texture PNG
 
-_PNG_CACHE: list[tuple[np.ndarray, int, bytes]] = []  #: (texture copy, level, its PNG), newest first
-_PNG_CACHE_SIZE = 2
-_PNG_LOCK = threading.Lock()  #: writers may run in several threads
+_PNG_CACHE: ArrayCache[bytes] = ArrayCache(2)  #: texture → its PNG, tagged with the level
 #: zlib level of the UV texture PNGs (``_tex_texture.png``, the GLB's image): 3.2 instead of
 #: 13.7 ms for a 256² texture, 14 % more bytes than Pillow's default 6.
 TEXTURE_PNG_LEVEL = 1
@@ -304,27 +295,19 @@ def png_bytes(texture: np.ndarray, level: int = TEXTURE_PNG_LEVEL) -> bytes:
     ``prnet.io.write_image(..., png_level=level)`` encodes it (Pillow).
 
     The outputs of one face embed or write the same UV texture several times (``texture``,
-    ``front``, ``glb``): the last ``_PNG_CACHE_SIZE`` encodings are kept, each used only for
-    an image equal to its own copy of the array it was made from.
+    ``front``, ``glb``): the last two encodings are kept (:class:`~prnet.array_cache.ArrayCache`).
     """
     from PIL import Image
 
-    with _PNG_LOCK:
-        for i, (cached, lv, data) in enumerate(_PNG_CACHE):
-            if lv == level and cached.shape == texture.shape and np.array_equal(cached, texture):
-                _PNG_CACHE.insert(0, _PNG_CACHE.pop(i))
-                return data
-    with io.BytesIO() as f:
-        Image.fromarray(np.ascontiguousarray(texture), "RGB").save(f, format="PNG",
-                                                                   compress_level=int(level))
-        data = f.getvalue()
-    with _PNG_LOCK:
-        _PNG_CACHE.insert(0, (np.array(texture, copy=True), int(level), data))
-        del _PNG_CACHE[_PNG_CACHE_SIZE:]
-    return data
+    def encode() -> bytes:
+        with io.BytesIO() as f:
+            Image.fromarray(np.ascontiguousarray(texture), "RGB").save(f, format="PNG",
+                                                                       compress_level=int(level))
+            return f.getvalue()
+
+    return _PNG_CACHE.get(texture, encode, tag=int(level))
 
 
 def clear_caches() -> None:
     """Forget the cached PNG encodings (benchmarks of the encoders themselves)."""
-    with _PNG_LOCK:
-        _PNG_CACHE.clear()
+    _PNG_CACHE.clear()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from prnet.array_cache import ArrayCache
 from prnet.errors import InputShapeError, PRNetError
 from prnet.io._atomic import atomic_open
 from prnet.io._mesh import (
@@ -29,9 +29,7 @@ __all__ = ["ObjMesh", "read_obj", "write_obj"]
 _MATERIAL = "prnet_texture"
 
 
-_FACE_CACHE: list[tuple[np.ndarray, bool, bytes]] = []  #: (triangles, with_uv, f lines)
-_FACE_CACHE_SIZE = 4
-_FACE_LOCK = threading.Lock()  #: writers may run in several threads
+_FACE_CACHE: ArrayCache[bytes] = ArrayCache(4)  #: triangles → their f lines, tagged with_uv
 
 
 def _format_faces(faces: np.ndarray, with_uv: bool) -> bytes:
@@ -46,17 +44,8 @@ def _face_lines(tri: np.ndarray, with_uv: bool) -> bytes:
     """:func:`_format_faces`, cached: every prnet mesh shares the UV layout's triangles, so
     they are formatted once per process instead of once per file. An entry is used only for
     a triangle array equal to the one it was made from (its own copy: changing the caller's
-    array later cannot make it stale); the last ``_FACE_CACHE_SIZE`` lists are kept."""
-    with _FACE_LOCK:
-        for i, (cached, uv_flag, text) in enumerate(_FACE_CACHE):
-            if uv_flag == with_uv and cached.shape == tri.shape and np.array_equal(cached, tri):
-                _FACE_CACHE.insert(0, _FACE_CACHE.pop(i))
-                return text
-    text = _format_faces(tri, with_uv)
-    with _FACE_LOCK:
-        _FACE_CACHE.insert(0, (tri.copy(), with_uv, text))
-        del _FACE_CACHE[_FACE_CACHE_SIZE:]
-    return text
+    array later cannot make it stale); the last four lists are kept."""
+    return _FACE_CACHE.get(tri, lambda: _format_faces(tri, with_uv), tag=with_uv)
 
 
 def write_obj(

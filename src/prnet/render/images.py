@@ -6,10 +6,9 @@ integer coordinates) and return float32 arrays plus, where useful, the (H, W) co
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
+from prnet.array_cache import ArrayCache
 from prnet.errors import InputShapeError
 from prnet.render.raster import (
     Raster,
@@ -205,9 +204,7 @@ def render_texture(
     return img.reshape(r.shape[0], r.shape[1], c), mask
 
 
-_INCIDENCE: list[tuple[int, np.ndarray, object]] = []  #: (vertices, triangles, matrix), newest first
-_INCIDENCE_SIZE = 4
-_INCIDENCE_LOCK = threading.Lock()
+_INCIDENCE: ArrayCache = ArrayCache(4)  #: triangles → incidence matrix, tagged with the vertex count
 
 
 def _incidence(tri: np.ndarray, n: int):
@@ -215,18 +212,12 @@ def _incidence(tri: np.ndarray, n: int):
     one product sums every vertex's triangles (10x faster than three weighted bincounts)."""
     from scipy import sparse
 
-    with _INCIDENCE_LOCK:
-        for i, (nv, cached, mat) in enumerate(_INCIDENCE):
-            if nv == n and cached.shape == tri.shape and np.array_equal(cached, tri):
-                _INCIDENCE.insert(0, _INCIDENCE.pop(i))
-                return mat
-    m = tri.shape[0]
-    mat = sparse.csr_matrix((np.ones(3 * m), (tri.T.ravel(), np.tile(np.arange(m), 3))),
-                            shape=(n, m))
-    with _INCIDENCE_LOCK:
-        _INCIDENCE.insert(0, (n, np.array(tri, copy=True), mat))
-        del _INCIDENCE[_INCIDENCE_SIZE:]
-    return mat
+    def make():
+        m = tri.shape[0]
+        return sparse.csr_matrix((np.ones(3 * m), (tri.T.ravel(), np.tile(np.arange(m), 3))),
+                                 shape=(n, m))
+
+    return _INCIDENCE.get(tri, make, tag=n)
 
 
 def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
