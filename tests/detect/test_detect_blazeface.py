@@ -131,7 +131,7 @@ def test_bad_input_is_rejected(image: object, message: str, detector) -> None:
 def test_letterbox_maps_image_corners_back() -> None:
     image = np.zeros((50, 100, 3), np.uint8)
     tensor, lb = letterbox(image, 128)
-    assert tensor.shape == (128, 128, 3) and tensor.min() == -1.0
+    assert tensor.shape == (3, 128, 128) and tensor.min() == -1.0
     # Edges of the image in normalised input coords → pixel-centre coords -0.5 and W-0.5.
     edges = (
         np.array([[lb.off_x, lb.off_y], [lb.off_x + 100 * lb.scale_x, lb.off_y + 50 * lb.scale_y]])

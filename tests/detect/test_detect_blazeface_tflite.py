@@ -76,5 +76,5 @@ def test_real_photos_match_tflite(variant: str, shared_dir: Path) -> None:
     inputs = []
     for f in files:
         rgb = cv2.cvtColor(cv2.imread(str(f), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-        inputs.append(letterbox(rgb, size)[0])
+        inputs.append(np.ascontiguousarray(letterbox(rgb, size)[0].transpose(1, 2, 0)))
     _compare(variant, inputs)

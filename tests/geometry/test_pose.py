@@ -270,3 +270,21 @@ def test_face_pose_is_the_full_fit(prn, sample_image_path) -> None:
     face = prn.reconstruct(read_image(sample_image_path))[0]
     want = estimate_pose(face.vertices, face.layout.canonical)
     assert face.pose.angles_deg == pytest.approx(want.angles_deg, abs=1e-6)
+
+
+def test_layout_pose_ignores_what_lies_off_the_face(prn, sample_image_path) -> None:
+    """UVLayout.pose (one product over the map) is the vertex fit, also when texels off the
+    face hold NaN, and raises like it when the face itself does."""
+    from prnet.io import read_image
+
+    face = prn.reconstruct(read_image(sample_image_path))[0]
+    layout, pm = face.layout, face.posmap.copy()
+    want = layout.pose_template.fit(layout.vertices(pm))
+    assert layout.pose(pm).angles_deg == pytest.approx(want.angles_deg, abs=1e-9)
+    off = np.ones(256 * 256, bool)
+    off[layout.face_index] = False
+    pm.reshape(-1, 3)[off] = np.nan
+    assert layout.pose(pm).angles_deg == pytest.approx(want.angles_deg, abs=1e-9)
+    pm.reshape(-1, 3)[layout.face_index[0]] = np.nan
+    with pytest.raises(PRNetError, match="NaN"):
+        layout.pose(pm)

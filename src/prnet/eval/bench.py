@@ -132,13 +132,14 @@ def _timing(step: Callable[[], object], batch: int, seconds: float, min_iters: i
 def bench_stage4(network: Any, name: str, batches: Sequence[int] = (1,), seconds: float = 1.0,
                  min_iters: int = 3, warmup: int = 1) -> list[dict]:
     """:func:`bench_network` for a pipeline's stage-4 callable (``prn.network``: its
-    ``forward`` on a (B, 3, 256, 256) input in [0, 1], output copied to numpy), whatever its
+    ``forward`` on its own ``input`` of random crops, output copied to numpy), whatever its
     backend (``network.backend``, "torch" when it has none)."""
     backend = getattr(network, "backend", "torch")
     rows = []
     with torch.inference_mode():
         for b in batches:
-            x = torch.rand(b, 3, CROP, CROP).contiguous(memory_format=torch.channels_last)
+            x = network.input(np.random.default_rng(b).integers(0, 256, (b, CROP, CROP, 3),
+                                                                np.uint8))
             rows.append({"model": name, "backend": backend, "device": "cpu", "dtype": "fp32",
                          "batch": b, "channels_last": None,
                          **_timing(lambda x=x: network.forward(x), b, seconds, min_iters, warmup)})

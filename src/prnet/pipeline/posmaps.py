@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -77,7 +78,11 @@ def uncrop_maps(maps: np.ndarray, matrices: np.ndarray, views: int = 1) -> np.nd
     its scale), averaged over each face's ``views`` consecutive crops: (K / views, …, 3) float32."""
     if len(maps) == 0:
         return np.zeros((0, *np.shape(maps)[1:]), np.float32)
-    pts = np.stack([uncrop_points(p, m) for p, m in zip(maps, matrices, strict=True)])
+    pts = np.empty(np.shape(maps), np.float32)
+    for k, (p, m) in enumerate(zip(maps, matrices, strict=True)):
+        pts[k] = uncrop_points(p, m)
+    if views == 1:
+        return pts
     return pts.reshape(len(pts) // views, views, *pts.shape[1:]).mean(1)
 
 
@@ -116,13 +121,22 @@ class PosmapNetwork:
             raise InputShapeError(f"crops must be (B, 256, 256, 3) uint8, got {crops.shape}")
         out = []
         for i in range(0, len(crops), self.batch_size):
-            x = network_input(torch.from_numpy(np.ascontiguousarray(crops[i : i + self.batch_size]))
-                              .to(self.device))
+            x = self.input(crops[i : i + self.batch_size])
             pm = self.forward(x)
             if self.flip:
-                pm = (pm + self.layout.mirror_posmap(self.forward(x.flip(3)), CROP)) / 2
+                pm = (pm + self.layout.mirror_posmap(self.forward(self.mirrored(x)), CROP)) / 2
             out.append(pm)
         return np.concatenate(out) if out else np.zeros((0, CROP, CROP, 3), np.float32)
+
+    def input(self, crops: np.ndarray) -> Any:
+        """(B, 256, 256, 3) uint8 RGB crops → what :meth:`forward` takes: here
+        :func:`network_input` on the device."""
+        return network_input(torch.from_numpy(np.ascontiguousarray(crops)).to(self.device))
+
+    @staticmethod
+    def mirrored(x: Any) -> Any:
+        """:meth:`input`'s output of the left-right mirrored crops."""
+        return x.flip(3)
 
     def forward(self, x: torch.Tensor) -> np.ndarray:
         """One forward pass of a (B, 3, 256, 256) input → (B, 256, 256, 3) float32 maps."""

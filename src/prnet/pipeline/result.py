@@ -136,9 +136,9 @@ class FaceResult:
     @cached_property
     def pose(self) -> Pose:
         """Head pose from a similarity fit of all vertices to the canonical face
-        (:func:`~prnet.geometry.pose.estimate_pose` through the layout's prepared
-        :class:`~prnet.geometry.pose.PoseTemplate`: the same fit, one 3×N product per face)."""
-        return self.layout.pose_template.fit(self.vertices)
+        (:func:`~prnet.geometry.pose.estimate_pose`, computed by :meth:`UVLayout.pose
+        <prnet.uv.layout.UVLayout.pose>` from the position map in one product)."""
+        return self.layout.pose(self.posmap)
 
     @cached_property
     def frontal_vertices(self) -> np.ndarray:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from prnet.errors import InputShapeError
-from prnet.geometry.pose import PoseTemplate
+from prnet.geometry.pose import Pose, PoseTemplate
 
 RES = 256
 
@@ -70,6 +70,29 @@ class UVLayout:
     def pose_template(self) -> PoseTemplate:
         """The canonical face vertices prepared once for pose fits (:class:`PoseTemplate`)."""
         return PoseTemplate.of(self.canonical)
+
+    @cached_property
+    def pose_weights(self) -> np.ndarray:
+        """(256·256, 4) float64: per texel ``[c − μc, 1] / N`` for the N face texels (``c``
+        their canonical points), 0 elsewhere: one product with a position map gives its
+        face's pose moments (:meth:`pose`)."""
+        t, n = self.pose_template, len(self.face_index)
+        w = np.zeros((RES * RES, 4))
+        w[self.face_index, :3], w[self.face_index, 3] = t.centred / n, 1.0 / n
+        return w
+
+    def pose(self, posmap: np.ndarray) -> Pose:
+        """The head pose of a (256, 256, 3) position map: :meth:`PoseTemplate.fit` of its
+        vertices (1.5 ms), as one product over the map (0.3 ms).
+
+        Raises:
+            PRNetError: NaN or inf in the face's vertices.
+        """
+        _check_posmap(posmap)
+        m = posmap.reshape(RES * RES, 3).T.astype(np.float64) @ self.pose_weights
+        if not np.isfinite(m).all():  # NaN off the face counts 0 times in the vertex fit
+            return self.pose_template.fit(self.vertices(posmap))
+        return self.pose_template.from_moments(m[:, 3], m[:, :3])
 
     @property
     def head_centre(self) -> np.ndarray:
