@@ -12,7 +12,8 @@ few calibration methods and exclusion sets, and reports for each quantised file:
 * optionally (``--dev``) the AFLW2000-3D dev NME with the ground-truth crop, through
   ``python -m prnet --threads 1 eval aflw2000 DEV --crop gt --onnx FILE``.
 
-Run from the repository root (``--threads 1`` throughout)::
+Run from the repository root (``--threads 1`` throughout; ``--model fast`` for the fast
+network, with the exclusions ``io+up`` / ``io+up+last``)::
 
     PYTHONPATH=src OMP_NUM_THREADS=1 python research/int8_quantisation.py --shared ../shared \
         --out /tmp/int8 --calib 200 --dev --variants minmax:io,minmax:io+first,minmax:io+last
@@ -49,9 +50,15 @@ FIRST_CONV = ["/conv1/Conv"]
 HEAD_CONV = ["/head/Conv"]
 LAST_BLOCK = ["/decoder.4/Resize", "/decoder.4/reduce/reduce.0/Conv", "/decoder.4/dw/dw.0/Conv",
               "/decoder.4/pw/pw.0/Conv", "/decoder.4/Add"]
+#: The fast network (``--model fast``): its 64² residual's bilinear upsampling, and its last
+#: decoder block (the 64² one).
+FAST_UP = ["/Resize"]
+FAST_LAST = ["/decoder.2/Resize", "/decoder.2/reduce/reduce.0/Conv", "/decoder.2/dw/dw.0/Conv",
+             "/decoder.2/pw/pw.0/Conv", "/decoder.2/Add"]
 EXCLUSIONS = {"none": [], "io": IO_NODES, "io+first": IO_NODES + FIRST_CONV,
               "io+last": IO_NODES + LAST_BLOCK,
-              "pre+post": [n for n in IO_NODES if n not in HEAD_CONV]}
+              "pre+post": [n for n in IO_NODES if n not in HEAD_CONV],
+              "io+up": IO_NODES + FAST_UP, "io+up+last": IO_NODES + FAST_UP + FAST_LAST}
 
 
 def training_crops(prn: PRN, train_dir: Path, count: int, seed: int) -> np.ndarray:
@@ -129,9 +136,9 @@ def time_rounds(sessions: dict, x: np.ndarray, rounds: int, per_round: int) -> d
     return {k: float(np.median(v)) for k, v in ms.items()}
 
 
-def dev_eval(onnx: Path, dev: Path, out: Path) -> dict:
+def dev_eval(onnx: Path, dev: Path, out: Path, model: str = "default") -> dict:
     cmd = [sys.executable, "-m", "prnet", "--threads", "1", "eval", "aflw2000", str(dev),
-           "--crop", "gt", "--json", str(out), "--onnx", str(onnx)]
+           "--crop", "gt", "--json", str(out), "--onnx", str(onnx), "--model", model]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     return json.loads(out.read_text())
 
@@ -145,17 +152,21 @@ def main() -> None:
     ap.add_argument("--variants", default="minmax:io,minmax:io+first,minmax:io+last")
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--dev", action="store_true", help="also run the dev eval (GT crop)")
+    ap.add_argument("--model", default="default",
+                    help="the bundled network to quantise: default or fast (exclusions io+up, "
+                         "io+up+last keep its residual upsampling / last block in fp32)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     fp32 = args.out / "fp32.onnx"
-    subprocess.run([sys.executable, "-m", "prnet", "export", "onnx", "-o", str(fp32)], check=True)
+    subprocess.run([sys.executable, "-m", "prnet", "export", "onnx", "--model", args.model,
+                    "-o", str(fp32)], check=True)
     from onnxruntime.quantization import quant_pre_process
 
     pre = args.out / "fp32-pre.onnx"
     quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
 
-    prn = PRN(device="cpu", backend="torch")
+    prn = PRN(model=args.model, device="cpu", backend="torch")
     t = time.perf_counter()
     crops = training_crops(prn, args.shared / "data" / "aflw-train", args.calib + args.check, 0)
     print(f"{len(crops)} training crops in {time.perf_counter() - t:.1f} s", flush=True)
@@ -186,13 +197,14 @@ def main() -> None:
                "fp32_ms": ms["fp32"], "int8_ms": ms["int8"], "speedup": ms["fp32"] / ms["int8"]}
         if args.dev:
             res = dev_eval(dst, args.shared / "data" / "aflw2000-3d-dev",
-                           args.out / f"dev-{method}-{excl}-{fmt}.json")
+                           args.out / f"dev-{method}-{excl}-{fmt}.json", args.model)
             row["dev"] = res
         rows.append(row)
         print(json.dumps({k: (round(x, 4) if isinstance(x, float) else x)
                           for k, x in row.items() if k != "dev"}), flush=True)
     if args.dev:
-        res = dev_eval(fp32, args.shared / "data" / "aflw2000-3d-dev", args.out / "dev-fp32.json")
+        res = dev_eval(fp32, args.shared / "data" / "aflw2000-3d-dev", args.out / "dev-fp32.json",
+                       args.model)
         rows.append({"variant": "fp32", "dev": res})
     (args.out / "results.json").write_text(json.dumps(rows, indent=1))
 

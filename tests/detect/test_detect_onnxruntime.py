@@ -81,3 +81,54 @@ def test_unknown_backend_and_detector_names():
         get_detector("blazeface", backend="tflite")
     with pytest.raises(PRNetError, match="unknown face detector"):
         get_detector("nope", backend="onnxruntime")
+
+
+@needs_ort
+def test_ranges_run_at_once_with_two_threads(sample_image_path, monkeypatch):
+    """With two threads the short and full range run at once (one session thread each), on
+    two threads of the process, and find exactly what one after the other finds."""
+    import threading
+
+    import torch
+
+    from prnet.detect import blazeface
+
+    img = read_image(sample_image_path)
+    mosaic = np.ascontiguousarray(np.concatenate([img, img[::2, ::2].repeat(2, 0).repeat(2, 1)], 1))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        par = get_detector("blazeface", backend="onnxruntime")
+        torch.set_num_threads(1)
+        seq = get_detector("blazeface", backend="onnxruntime")
+    finally:
+        torch.set_num_threads(before)
+    assert par.parallel and not seq.parallel
+    threads = set()
+    real = blazeface._OrtNet.__call__
+
+    def spy(self, x):
+        threads.add(threading.get_ident())
+        return real(self, x)
+
+    monkeypatch.setattr(blazeface._OrtNet, "__call__", spy)
+    for image in (img, mosaic, np.zeros((200, 300, 3), np.uint8)):
+        got, want = par.detect(image), seq.detect(image)
+        assert len(got) == len(want)
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a.box, b.box)
+            assert a.score == b.score
+    assert len(threads) == 2
+
+
+def test_independent_stage_groups():
+    from prnet.detect.blazeface import (
+        DEFAULT_STAGES,
+        FAST_STAGES,
+        TILED_STAGES,
+        _independent_groups,
+    )
+
+    assert [len(g) for g in _independent_groups(DEFAULT_STAGES)] == [2, 1]
+    assert [len(g) for g in _independent_groups(TILED_STAGES)] == [3, 1]
+    assert [len(g) for g in _independent_groups(FAST_STAGES)] == [1, 1, 1]

@@ -173,6 +173,20 @@ def test_format_fixed_rows_matches_percent(seed, decimals, monkeypatch):
         assert format_fixed_rows("v ", a, decimals) == old_format_rows(fmt, a).encode()
 
 
+def test_format_fixed_rows_in_blocks(monkeypatch):
+    """Arrays longer than a block are formatted block by block: the same bytes as ``%``, also
+    when only one block needs the fallback (a NaN row) or blocks need different widths."""
+    monkeypatch.setattr(mesh_module, "_BLOCK_ROWS", 64)
+    rng = np.random.default_rng(5)
+    a = rng.uniform(-50, 50, (300, 4))
+    a[200:260] *= 1e5  # wider numbers in some blocks only
+    fmt = "v " + " ".join(["%.2f"] * 4) + "\n"
+    assert format_fixed_rows("v ", a, 2) == old_format_rows(fmt, a).encode()
+    a[70, 1] = np.nan
+    assert format_fixed_rows("v ", a, 2) == old_format_rows(fmt, a).encode()
+    assert format_fixed_rows("v ", a[:64], 2) == old_format_rows(fmt, a[:64]).encode()
+
+
 def test_format_fixed_rows_rounding_and_bad_decimals():
     a = np.array([[0.125, -0.125, 2.675, -0.0, 0.005, 1e-9]])
     assert format_fixed_rows("", a, 2) == b"0.12 -0.12 2.67 -0.00 0.01 0.00\n"

@@ -296,3 +296,31 @@ def test_forward_tensor_through_the_backend(prn, prn_ort, crops):
         got = p.network.forward_tensor(x)
         assert isinstance(got, torch.Tensor) and got.shape == (2, 256, 256, 3)
         np.testing.assert_array_equal(got.numpy(), p.network.forward(x))
+
+
+@needs_ort
+def test_sessions_do_not_spin(onnx_file):
+    """Idle session threads sleep: spinning ones took the cores the next stage needed (2-3x
+    slower runs on two cores)."""
+    from prnet.models.onnx_runtime import open_session
+
+    sess = open_session(onnx_file, threads=2)
+    assert sess.get_session_options().get_session_config_entry(
+        "session.intra_op.allow_spinning") == "0"
+
+
+@needs_ort
+def test_numpy_input_is_the_torch_input(prn_ort, crops):
+    """The backend builds its input in numpy, equal to network_input's tensor, and its mirror
+    to the tensor's flip."""
+    import torch
+
+    from prnet.pipeline.posmaps import network_input
+
+    ref = network_input(torch.from_numpy(crops[:3]))
+    x = prn_ort.network.input(crops[:3])
+    assert isinstance(x, np.ndarray) and x.dtype == np.float32 and x.flags.c_contiguous
+    np.testing.assert_allclose(x, ref.numpy(), atol=1e-7)
+    m = prn_ort.network.mirrored(x)
+    assert m.flags.c_contiguous
+    np.testing.assert_allclose(m, ref.flip(3).numpy(), atol=1e-7)

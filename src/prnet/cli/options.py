@@ -35,8 +35,8 @@ def model_parser(**defaults: Any) -> argparse.ArgumentParser:
     g.add_argument("--model", default=None, metavar="NAME",
                    help="network: mobilenet_unet (alias default: the photo network, used when "
                         "none is given, except by prnet video), mobilenet_unet_fast (alias fast: "
-                        "the same network stopped at a 64² map, about 3x faster, prnet video's "
-                        "default once its weights are bundled), or "
+                        "the same network stopped at a 64² map, about 2.5x faster in onnxruntime: the "
+                        "default of prnet video and the camera), or "
                         "another registered name (with --weights)")
     g.add_argument("--weights", default=None, metavar="FILE",
                    help="safetensors weights to use instead of the bundled ones")

