@@ -28,7 +28,9 @@ activation in memory (200 crops took over 23 GB): run them with ``--calib 16``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -100,6 +102,18 @@ class Reader:
         self.i = 0
 
 
+@contextlib.contextmanager
+def working_dir(path: Path):
+    """Run the block in ``path``: onnxruntime's quantisation tools leave temporary files
+    (``sym_shape_infer_temp.onnx``, ``<uuid>.data``) in the working directory."""
+    before = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
 def quantise(src: Path, dst: Path, crops: np.ndarray, method: str, exclude: list[str],
              fmt: str = "qdq") -> float:
     """Write the int8 QDQ file; returns the seconds it took."""
@@ -164,7 +178,8 @@ def main() -> None:
     from onnxruntime.quantization import quant_pre_process
 
     pre = args.out / "fp32-pre.onnx"
-    quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
+    with working_dir(args.out):
+        quant_pre_process(str(fp32.resolve()), str(pre.resolve()), skip_symbolic_shape=True)
 
     prn = PRN(model=args.model, device="cpu", backend="torch")
     t = time.perf_counter()
@@ -184,7 +199,8 @@ def main() -> None:
     for v in args.variants.split(","):
         method, excl, fmt = (v + ":qdq").split(":")[:3]
         dst = args.out / f"int8-{method}-{excl}-{fmt}.onnx"
-        secs = quantise(pre, dst, calib, method, EXCLUSIONS[excl], fmt)
+        with working_dir(args.out):
+            secs = quantise(pre.resolve(), dst.resolve(), calib, method, EXCLUSIONS[excl], fmt)
         sess = open_runtime(dst, threads=1)
         maps = run_all(sess, xs)
         d = np.abs(maps - ref_maps).transpose(0, 2, 3, 1)[:, face]
