@@ -13,7 +13,7 @@ from prnet.weights import WEIGHTS, entries, file_sha256, weight_entry
 @pytest.mark.parametrize("name", sorted(WEIGHTS))
 def test_every_entry_matches_its_bundled_file(name):
     e = weight_entry(name)
-    assert e.kind in ("network", "detector") and e.input_size > 0 and e.licence and e.normalisation
+    assert e.kind in ("network", "detector", "int8") and e.input_size > 0 and e.licence and e.normalisation
     assert file_sha256(e.path) == e.sha256
 
 

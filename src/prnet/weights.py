@@ -32,7 +32,8 @@ class WeightEntry:
 
     Attributes:
         name: registry key (``"mobilenet_unet"``, ``"blazeface_short"``, ...).
-        kind: ``"network"`` (position-map network) or ``"detector"`` (face detector).
+        kind: ``"network"`` (position-map network), ``"detector"`` (face detector) or
+            ``"int8"`` (a network's int8 ONNX file, run by ``precision="int8"``).
         model: what the weights fit: a registered network name (``prnet.models``) or a
             detector variant (``"short"``/``"full"`` of BlazeFace).
         file: file name in ``prnet/assets``.
@@ -43,7 +44,7 @@ class WeightEntry:
     """
 
     name: str
-    kind: Literal["network", "detector"]
+    kind: Literal["network", "detector", "int8"]
     model: str
     file: str
     sha256: str
@@ -80,6 +81,13 @@ WEIGHTS: dict[str, WeightEntry] = {e.name: e for e in (
         sha256="bd2bf23e50d554f4b8358c3f769fa02e0419b85c0daa7468ece3debcd2b25cde",
         input_size=192, normalisation="RGB letterboxed, x / 127.5 − 1", licence=BLAZEFACE_LICENCE,
     ),
+    # research/int8_quantisation.py --model fast, variant percentile:io+up (MODEL_CARD)
+    WeightEntry(
+        name="mobilenet_unet_fast_int8", kind="int8", model="mobilenet_unet_fast",
+        file="prnet_mobilenet_unet_fast_int8.onnx",
+        sha256="cf532f25c34a2f62126fccfa8b7834ec35192ea256bfc9159532250ece7b499c",
+        input_size=256, normalisation=NETWORK_INPUT, licence=NETWORK_LICENCE,
+    ),
 )}
 
 
@@ -95,7 +103,7 @@ def weight_entry(name: str) -> WeightEntry:
 
 
 def entries(kind: str | None = None) -> list[WeightEntry]:
-    """All entries, or those of one ``kind`` (``"network"`` / ``"detector"``)."""
+    """All entries, or those of one ``kind`` (``"network"`` / ``"detector"`` / ``"int8"``)."""
     return [e for e in WEIGHTS.values() if kind is None or e.kind == kind]
 
 

@@ -94,6 +94,7 @@ def test_bench_realtime_fields_per_backend(tmp_path, capsys) -> None:
 
     want = ["torch"] + (["onnxruntime"] if onnxruntime_available() else [])
     want += [f"{b}+fast" for b in want] if is_bundled("fast") else []  # the fast network too
+    want += ["onnxruntime+fast+int8"] if "onnxruntime+fast" in want else []  # and at int8
     assert list(r["backends"]) == want
     keys = ("e2e_ms_per_face", "landmarks_pose_ms_per_face", "dense_ms_per_face",
             "network_ms_b1", "detect_ms", "video_fps_640x480", "video_mesh_fps_640x480")

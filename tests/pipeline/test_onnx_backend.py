@@ -324,3 +324,68 @@ def test_numpy_input_is_the_torch_input(prn_ort, crops):
     m = prn_ort.network.mirrored(x)
     assert m.flags.c_contiguous
     np.testing.assert_allclose(m, ref.flip(3).numpy(), atol=1e-7)
+
+
+@needs_ort
+def test_int8_fast_network(prn, astro):
+    """precision int8 runs the fast network's bundled int8 file in onnxruntime: landmarks within
+    a few pixels of fp32 (dev NME +0.016, MODEL_CARD), and not the fp32 maps."""
+    from prnet import PRN
+    from prnet.weights import weight_entry
+
+    fp32, int8 = PRN(model="fast", device="cpu"), PRN(model="fast", device="cpu", precision="int8")
+    assert int8.backend == "onnxruntime" and int8.precision == "int8"
+    assert int8.network.path == weight_entry("mobilenet_unet_fast_int8").path
+    a, b = fp32.reconstruct(astro)[0], int8.reconstruct(astro)[0]
+    d = np.linalg.norm(a.landmarks[:, :2] - b.landmarks[:, :2], axis=1)
+    assert 0 < d.mean() < 2.0 and d.max() < 6.0, d
+    assert np.isfinite(b.pose.angles_deg).all()
+
+
+@pytest.mark.parametrize(("kw", "message"), [
+    ({"precision": "int8"}, "no int8 file for network mobilenet_unet"),
+    ({"model": "fast", "precision": "int8", "backend": "torch"}, "int8 runs in onnxruntime"),
+])
+def test_int8_refusals_are_one_line(kw, message):
+    from prnet import PRN
+
+    if not HAVE_ORT and "backend" not in kw:
+        message = "needs onnxruntime"
+    with pytest.raises(PRNetError, match=message) as err:
+        PRN(**kw)
+    assert "\n" not in str(err.value)
+
+
+def test_int8_needs_the_cpu():
+    from prnet.pipeline.prn import _check_precision
+
+    with pytest.raises(PRNetError, match="int8 runs in onnxruntime on the CPU"):
+        _check_precision("int8", "cuda:0")
+    assert _check_precision("int8", "cpu") == "int8"
+
+
+@needs_ort
+def test_int8_with_own_weights_is_refused(tmp_path):
+    from prnet import PRN
+    from prnet.models.weights import BUNDLED
+
+    with pytest.raises(PRNetError, match="drop --weights"):
+        PRN(model="fast", device="cpu", precision="int8", weights=BUNDLED["mobilenet_unet_fast"].path)
+
+
+def test_int8_cli_error_is_one_line(tmp_path, capsys, sample_image_path):
+    from prnet.cli import main
+
+    assert main(["reconstruct", str(sample_image_path), "-o", str(tmp_path / "o"), "--precision",
+                 "int8"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "int8" in err[0]
+
+
+def test_int8_without_onnxruntime_is_one_line(monkeypatch):
+    from prnet.pipeline import onnx_backend
+
+    monkeypatch.setattr(onnx_backend, "onnxruntime_available", lambda: False)
+    for backend in ("auto", "onnxruntime"):
+        with pytest.raises(PRNetError, match=r'int8 needs onnxruntime: pip install "prnet\[onnx\]"'):
+            onnx_backend.resolve_backend(backend, "cpu", "int8")

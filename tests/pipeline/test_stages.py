@@ -89,7 +89,7 @@ def test_cheap_outputs_do_not_pay_for_dense_ones(prn, astro):
 
 def test_model_options_checked_and_shared():
     assert ModelOptions(tta=True).tta == "flip" and ModelOptions(tta=False).tta == "off"
-    for bad in ({"tta": "rotate"}, {"precision": "int8"}, {"batch_size": 0}):
+    for bad in ({"tta": "rotate"}, {"precision": "int4"}, {"batch_size": 0}):
         with pytest.raises(PRNetError):
             ModelOptions(**bad)
     ns = argparse.Namespace(device="cpu", tta="shift", refine=True, unrelated=1)

@@ -406,7 +406,8 @@ def _run_video(args: argparse.Namespace) -> int:
     tracks = ", ".join(map(str, s.track_ids)) or "none"
     tell(f"{args.output}: {s.frames_processed} frame(s), {s.faces} face row(s), tracks [{tracks}], "
          f"{s.detector_calls} detector call(s), {s.fps:.1f} fps "
-         f"({resolve_model_name(prn.options.model or DEFAULT_MODEL)} network, {prn.backend})")
+         f"({resolve_model_name(prn.options.model or DEFAULT_MODEL)} network, {prn.backend}"
+         f"{', int8' if prn.precision == 'int8' else ''})")
     if s.stopped:  # the rest of the video could not be read: a failure, as in reconstruct
         say(f"prnet: error: {printable(source)}: stopped early ({s.stopped}); outputs so far kept")
         return EXIT_FAILED

@@ -458,7 +458,8 @@ def _per_backend(prn: Any, opts: ModelOptions, image_bytes: bytes, name: str, re
                  say: Callable[[str], None]) -> dict[str, dict[str, Any]]:
     """:func:`~prnet.eval.bench_backends.bench_backends` over ``backends`` (``prn`` for its
     own, a new PRN with the same options for each other), and, when the run times the bundled
-    default network, the bundled fast network on each backend too (keys ``"<backend>+fast"``)."""
+    default network, the bundled fast network on each backend too (keys ``"<backend>+fast"``),
+    and in onnxruntime at int8 (``"onnxruntime+fast+int8"``)."""
     from prnet import PRN
     from prnet.eval.bench_backends import available_backends, bench_backends
     from prnet.models.weights import DEFAULT_MODEL, is_bundled
@@ -470,6 +471,9 @@ def _per_backend(prn: Any, opts: ModelOptions, image_bytes: bytes, name: str, re
     if is_bundled("fast") and name == DEFAULT_MODEL and opts.weights is None and opts.onnx is None:
         prns.update({f"{b}+fast": PRN(options=opts.replace(backend=b, onnx=None, model="fast"))
                      for b in wanted})
+        if "onnxruntime" in wanted and opts.precision == "fp32":
+            prns["onnxruntime+fast+int8"] = PRN(options=opts.replace(
+                backend="onnxruntime", onnx=None, model="fast", precision="int8"))
     return bench_backends(prns, image_bytes, repeats, seconds, video_frames, name, log=say)
 
 
@@ -489,7 +493,7 @@ def _backend_table(result: dict[str, Any]) -> list[str]:
              "+dense: also dense vertices and colours, no file; e2e: the whole pipeline with "
              "exports; video: the `prnet video` tracking path at 640x480, no drawing; "
              "+mesh: with the mesh drawn into the output video):")
-    head = (f"  {'backend':<17} {'e2e/face':>9} {'lmk+pose/face':>14} {'+dense/face':>12} "
+    head = (f"  {'backend':<21} {'e2e/face':>9} {'lmk+pose/face':>14} {'+dense/face':>12} "
             f"{'network b1':>11} {'detect':>8} {'video fps':>10} {'+mesh fps':>10}")
     lines = ["", title, head]
 
@@ -497,14 +501,14 @@ def _backend_table(result: dict[str, Any]) -> list[str]:
         return f"{v:{width}{fmt}}" if isinstance(v, (int, float)) else f"{'-':>{width}}"
 
     for b, r in per.items():
-        lines.append(f"  {b:<17} {cell(r.get('e2e_ms_per_face'), 9)} "
+        lines.append(f"  {b:<21} {cell(r.get('e2e_ms_per_face'), 9)} "
                      f"{cell(r.get('landmarks_pose_ms_per_face'), 14)} "
                      f"{cell(r.get('dense_ms_per_face'), 12)} "
                      f"{cell(r.get('network_ms_b1'), 11)} {cell(r.get('detect_ms'), 8)} "
                      f"{cell(r.get('video_fps_640x480'), 10, '.1f')} "
                      f"{cell(r.get('video_mesh_fps_640x480'), 10, '.1f')}")
     if teacher:
-        lines.append(f"  {'teacher net':<17} {cell(teacher.get('e2e_ms_per_face_swapped'), 9)} "
+        lines.append(f"  {'teacher net':<21} {cell(teacher.get('e2e_ms_per_face_swapped'), 9)} "
                      f"{'-':>14} {'-':>12} {cell(teacher.get('network_ms_b1'), 11)} {'-':>8} "
                      f"{'-':>10} {'-':>10}   (3DDFA_V2 network in place of ours, torch)")
     return lines

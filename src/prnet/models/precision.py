@@ -12,6 +12,9 @@ from functools import lru_cache
 import torch
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+#: What inference takes: :data:`PRECISIONS`, and "int8" (a bundled int8 ONNX file of the
+#: network, run by onnxruntime on the CPU; ``prnet.weights`` entries of kind "int8").
+INFERENCE_PRECISIONS = (*PRECISIONS, "int8")
 
 
 @lru_cache(maxsize=1)

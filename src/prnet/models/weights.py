@@ -11,12 +11,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from prnet.errors import WeightsError
+from prnet.errors import PRNetError, WeightsError
 from prnet.models import create_model, resolve_model_name
 from prnet.weights import WeightEntry, entries, file_sha256, verified_path
 
-__all__ = ["BUNDLED", "DEFAULT_MODEL", "WeightSpec", "bundled_path", "file_sha256", "is_bundled",
-           "load_model",
+__all__ = ["BUNDLED", "DEFAULT_MODEL", "WeightSpec", "bundled_path", "file_sha256", "int8_file",
+           "is_bundled", "load_model",
            "load_weights", "read_weights_meta", "save_weights", "weights_sha256"]
 
 # the network entries of the one registry (``prnet.weights``), by network name
@@ -95,6 +95,26 @@ def _check_values(sd: dict[str, torch.Tensor], own: dict[str, torch.Tensor], pat
     if bad:
         raise WeightsError(f"weights {path}: {len(bad)} tensors hold NaN or infinite values "
                            f"(e.g. {bad[0]})")
+
+
+def int8_file(name: str | None, weights: str | Path | None = None) -> Path:
+    """The bundled int8 ONNX file of network ``name`` (``precision="int8"``), its sha256
+    checked.
+
+    Raises:
+        PRNetError: ``weights`` given (the int8 file is of the bundled weights), or no int8 file
+            for ``name`` (the message names the networks that have one).
+        WeightsError: the file is missing or corrupt.
+    """
+    name = resolve_model_name(name or DEFAULT_MODEL)
+    have = {e.model: e for e in entries("int8")}
+    if weights is not None:
+        raise PRNetError("precision int8 runs the bundled int8 file of the bundled weights; "
+                         "drop --weights, or use --precision fp32")
+    if name not in have:
+        raise PRNetError(f"precision int8: no int8 file for network {name}; bundled for "
+                         f"{', '.join(sorted(have))} (--model fast), or use --precision fp32")
+    return verified_path(have[name])
 
 
 def weights_sha256(name: str | None, weights: str | Path | None) -> str:

@@ -41,14 +41,23 @@ _import_ort = import_ort
 
 def resolve_backend(backend: str, device: str, precision: str) -> str:
     """"auto" → "onnxruntime" when installed and the run is fp32 on the CPU, else "torch";
-    "onnxruntime" is checked to be usable for ``device`` and ``precision``.
+    precision "int8" → "onnxruntime" (refused with "torch"); "onnxruntime" is checked to be
+    usable for ``device`` and ``precision``.
 
     Raises:
-        PRNetError: an unknown backend, onnxruntime not installed, or onnxruntime asked for on
-            CUDA or with a precision other than fp32 (one line each).
+        PRNetError: an unknown backend, onnxruntime not installed, onnxruntime asked for on
+            CUDA or with a precision other than fp32 / int8, or int8 with torch (one line each).
     """
     if backend not in BACKENDS:
         raise PRNetError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if precision == "int8":
+        if backend == "torch":
+            raise PRNetError("precision int8 runs in onnxruntime: use --backend onnxruntime or "
+                             "auto, or --precision fp32 with torch")
+        if not onnxruntime_available():
+            raise PRNetError(f"precision int8 needs onnxruntime: {INSTALL_HINT} (or use "
+                             "--precision fp32)")
+        backend = "onnxruntime"
     if backend == "auto":
         ok = device == "cpu" and precision == "fp32" and onnxruntime_available()
         return "onnxruntime" if ok else "torch"
@@ -57,9 +66,9 @@ def resolve_backend(backend: str, device: str, precision: str) -> str:
         if device != "cpu":
             raise PRNetError(f"the onnxruntime backend runs on the CPU (got device {device}); "
                              "use --device cpu or --backend torch")
-        if precision != "fp32":
-            raise PRNetError(f"the onnxruntime backend runs fp32 (got precision {precision}); "
-                             "use --precision fp32 or --backend torch")
+        if precision not in ("fp32", "int8"):
+            raise PRNetError(f"the onnxruntime backend runs fp32 or int8 (got precision "
+                             f"{precision}); use --precision fp32 or --backend torch")
     return backend
 
 

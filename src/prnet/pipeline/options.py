@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from prnet.errors import PRNetError, WeightsError
-from prnet.models.precision import PRECISIONS
+from prnet.models.precision import INFERENCE_PRECISIONS
 
 #: Test-time augmentation modes: network passes per face 1, 2 and 10.
 TTA_MODES = ("off", "flip", "shift")
@@ -76,8 +76,9 @@ class ModelOptions:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tta", _tta_mode(self.tta))
-        if self.precision not in PRECISIONS:
-            raise PRNetError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.precision not in INFERENCE_PRECISIONS:
+            raise PRNetError(f"precision must be one of {', '.join(INFERENCE_PRECISIONS)}, "
+                             f"got {self.precision!r}")
         if self.batch_size is not None and (isinstance(self.batch_size, bool) or int(self.batch_size) < 1):
             raise PRNetError(f"batch_size must be >= 1, got {self.batch_size}")
         for name in ("device", "detector"):
