@@ -80,7 +80,7 @@ def test_precision_options_are_checked():
     from prnet.errors import PRNetError
 
     with pytest.raises(PRNetError, match="precision must be one of"):
-        PRN(device="cpu", precision="int8")
+        PRN(device="cpu", precision="int4")
     with pytest.raises(PRNetError, match="precision fp16 needs a CUDA device"):
         PRN(device="cpu", half=True)
     with pytest.raises(PRNetError, match="batch_size must be >= 1"):
