@@ -389,3 +389,12 @@ def test_int8_without_onnxruntime_is_one_line(monkeypatch):
     for backend in ("auto", "onnxruntime"):
         with pytest.raises(PRNetError, match=r'int8 needs onnxruntime: pip install "prnet\[onnx\]"'):
             onnx_backend.resolve_backend(backend, "cpu", "int8")
+
+
+@needs_ort
+def test_bench_backends_follow_the_precision():
+    """`prnet bench --precision int8` times only the backend that runs int8."""
+    from prnet.eval.bench_backends import available_backends
+
+    assert available_backends("cpu", "fp32") == ["torch", "onnxruntime"]
+    assert available_backends("cpu", "int8") == ["onnxruntime"]

@@ -37,11 +37,12 @@ VIDEO_SIZE = (640, 480)
 
 
 def available_backends(device: str, precision: str = "fp32") -> list[str]:
-    """"torch", plus "onnxruntime" when it is installed and the run is fp32 on the CPU."""
+    """The backends that run ``precision`` on ``device``: "torch" (not for int8), and
+    "onnxruntime" when it is installed and the run is fp32 or int8 on the CPU."""
     from prnet.pipeline.onnx_backend import resolve_backend
 
-    return ["torch"] + (["onnxruntime"] if resolve_backend("auto", device, precision)
-                        == "onnxruntime" else [])
+    ort = resolve_backend("auto", device, precision) == "onnxruntime"
+    return (["torch"] if precision != "int8" else []) + (["onnxruntime"] if ort else [])
 
 
 def bench_landmarks_pose(prn: Any, image: np.ndarray, repeats: int = 5,
