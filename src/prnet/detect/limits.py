@@ -65,13 +65,15 @@ def pixel_correlation(image: np.ndarray, box: np.ndarray) -> float:
     region = image[y0:y1, x0:x1]
     if min(region.shape[:2]) < 2:
         return 0.0
-    # the channel sum in float32 (one cv2.transform) and OpenCV's reductions: 25x faster
-    # than float64 numpy on a face-sized box; the correlation ignores the sum's scale
+    # the channel sum in float32 (one cv2.transform) and OpenCV's reductions: 12x faster
+    # than float64 numpy on a face-sized box (0.1 vs 1.3 ms); the correlation ignores the
+    # sum's scale, the flatness threshold is scaled by it
+    channels = region.shape[2] if region.ndim == 3 else 1
     region = region.astype(np.float32)
-    grey = cv2.transform(region, np.ones((1, region.shape[2]))) if region.ndim == 3 else region
+    grey = cv2.transform(region, np.ones((1, channels))) if region.ndim == 3 else region
     mean, std = cv2.meanStdDev(grey)
     var = float(std[0, 0]) ** 2
-    if var < 1e-9 * (region.shape[2] if region.ndim == 3 else 1) ** 2:
+    if var < 1e-9 * channels**2:
         return 1.0
     grey = grey - np.float32(mean[0, 0])
     cx = float(cv2.mean(cv2.multiply(grey[:, 1:], grey[:, :-1]))[0])
